@@ -1,0 +1,335 @@
+"""The beam-management data-set file (HDF5) and the torch ``BeamDataset`` that reads it.
+
+Layout (one file)::
+
+    /rsrp    float32 [N, E, A]  true RSRP per beam [dBm] (E elevation x A azimuth beams)
+    /mask    bool    [N, E, A]  True = measured
+    /label   int16   [N]        best beam index, el * A + az
+    /ue_pos  float32 [N, 3]     UE position [m] relative to the BS
+    /los     bool    [N]        line of sight to the BS
+    /split   uint8   [N]        0 = train, 1 = test
+    attrs: format, format_version, scenario (TOML), seed, input_scale, mask_kind,
+           sionna_version, beamsim_version, created, sha256
+
+Model inputs are a fixed transform of the *observed* RSRP (never the label):
+
+- ``relative``: RSRP minus the strongest observed RSRP, clipped to [-30, 0] dB and mapped to
+  [0, 1] (strongest observed -> 1); unobserved entries 0.
+- ``attenuation``: dB below the strongest observed beam / 30, clipped to [0, 1] (strongest
+  observed -> 0); unobserved entries 1.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import h5py
+import numpy as np
+import torch
+
+from beamsim.errors import DataFileError
+from beamsim.fileio import atomic_path
+
+__all__ = [
+    "FORMAT", "FORMAT_VERSION", "INPUT_RANGE_DB", "BeamArrays", "arrays_checksum", "write_dataset",
+    "read_dataset", "read_attrs", "encode_inputs", "random_masks", "BeamDataset", "Encoding", "Split",
+]
+
+FORMAT = "beamsim.dataset"
+FORMAT_VERSION = 1
+#: Relative RSRP range [dB] kept in the model input (below the strongest observed beam).
+INPUT_RANGE_DB = 30.0
+
+Encoding = Literal["relative", "attenuation"]
+Split = Literal["train", "test", "all"]
+
+_SPEC = {  # name: (dtype, trailing shape or None for "beam grid")
+    "rsrp": (np.float32, None),
+    "mask": (np.bool_, None),
+    "label": (np.int16, ()),
+    "ue_pos": (np.float32, (3,)),
+    "los": (np.bool_, ()),
+    "split": (np.uint8, ()),
+}
+
+
+@dataclass
+class BeamArrays:
+    """The arrays of one data set (numpy, CPU).
+
+    Attributes:
+        rsrp: [N, E, A] float32, true RSRP per beam [dBm].
+        mask: [N, E, A] bool, True where the beam is measured.
+        label: [N] int16, index of the strongest beam (el * A + az).
+        ue_pos: [N, 3] float32, UE position relative to the BS [m].
+        los: [N] bool, line of sight.
+        split: [N] uint8, 0 = train, 1 = test.
+    """
+
+    rsrp: np.ndarray
+    mask: np.ndarray
+    label: np.ndarray
+    ue_pos: np.ndarray
+    los: np.ndarray
+    split: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.rsrp.shape[0])
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in _SPEC}
+
+    def subset(self, index: np.ndarray) -> "BeamArrays":
+        return BeamArrays(**{k: v[index] for k, v in self.as_dict().items()})
+
+
+def arrays_checksum(arrays: BeamArrays) -> str:
+    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in a fixed order."""
+    digest = hashlib.sha256()
+    for name, value in arrays.as_dict().items():
+        value = np.ascontiguousarray(value)
+        digest.update(f"{name}:{value.dtype.str}:{value.shape};".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def _validate(arrays: BeamArrays, where: str) -> None:
+    n = len(arrays)
+    if arrays.rsrp.ndim != 3:
+        raise DataFileError(f"{where}: /rsrp must have shape [N, E, A], found {list(arrays.rsrp.shape)}")
+    grid = arrays.rsrp.shape[1:]
+    for name, (dtype, tail) in _SPEC.items():
+        value = getattr(arrays, name)
+        want = (n, *grid) if tail is None else (n, *tail)
+        if value.shape != want:
+            raise DataFileError(f"{where}: /{name} has shape {list(value.shape)}, expected {list(want)}")
+        if value.dtype != np.dtype(dtype):
+            raise DataFileError(f"{where}: /{name} has dtype {value.dtype}, expected {np.dtype(dtype)}")
+    if n == 0:
+        raise DataFileError(f"{where}: the data set has no samples")
+    if not np.isfinite(arrays.rsrp).all():
+        raise DataFileError(f"{where}: /rsrp contains NaN or infinite values")
+    if not np.isfinite(arrays.ue_pos).all():
+        raise DataFileError(f"{where}: /ue_pos contains NaN or infinite values")
+    num_beams = grid[0] * grid[1]
+    if arrays.label.min() < 0 or arrays.label.max() >= num_beams:
+        raise DataFileError(f"{where}: /label values must lie in [0, {num_beams - 1}]")
+    if arrays.split.max() > 1:
+        raise DataFileError(f"{where}: /split values must be 0 (train) or 1 (test)")
+    if not arrays.mask.reshape(n, -1).any(axis=1).all():
+        raise DataFileError(f"{where}: some samples have no measured beam in /mask")
+
+
+def write_dataset(path: str | Path, arrays: BeamArrays, attrs: dict) -> str:
+    """Validate and write ``arrays`` to ``path`` atomically; return the checksum.
+
+    ``attrs`` holds at least ``scenario`` (TOML text) and ``seed``; format, version, creation
+    time and checksum are added here.
+    """
+    _validate(arrays, str(path))
+    checksum = arrays_checksum(arrays)
+    from beamsim import __version__
+
+    with atomic_path(path, suffix=".h5.tmp") as tmp:
+        with h5py.File(tmp, "w") as f:
+            for name, value in arrays.as_dict().items():
+                kwargs = {"compression": "gzip", "compression_opts": 4, "shuffle": True} if value.ndim > 1 else {}
+                f.create_dataset(name, data=value, **kwargs)
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["input_scale"] = np.array([-INPUT_RANGE_DB, 0.0], dtype=np.float32)
+            f.attrs["beamsim_version"] = __version__
+            f.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            for key, value in attrs.items():
+                f.attrs[key] = value
+            f.attrs["sha256"] = checksum
+    return checksum
+
+
+def _open(path: str | Path) -> h5py.File:
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataFileError(f"{path}: is a folder, not a data file")
+    try:
+        return h5py.File(path, "r")
+    except OSError:
+        raise DataFileError(f"{path}: not an HDF5 file (corrupt or of another format)") from None
+
+
+def _attr_text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def read_attrs(path: str | Path) -> dict:
+    """The file's attributes as plain Python values (no array data is read)."""
+    with _open(path) as f:
+        return {k: (_attr_text(v) if isinstance(v, (bytes, str)) else v) for k, v in f.attrs.items()}
+
+
+def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dict]:
+    """Read and validate a data-set file.
+
+    Returns:
+        (arrays, attrs).
+
+    Raises:
+        DataFileError: missing file, not HDF5, another format or version, missing or
+        malformed arrays, values out of range, checksum mismatch (each message says which).
+    """
+    where = str(path)
+    with _open(path) as f:
+        fmt = _attr_text(f.attrs.get("format", ""))
+        if fmt != FORMAT:
+            found = f"format {fmt!r}" if fmt else "no 'format' attribute"
+            raise DataFileError(f"{where}: not a beamsim data set ({found}; expected {FORMAT!r})")
+        version = int(f.attrs.get("format_version", -1))
+        if version != FORMAT_VERSION:
+            raise DataFileError(f"{where}: format_version {version} is not supported (this beamsim reads {FORMAT_VERSION})")
+        missing = [name for name in _SPEC if name not in f]
+        if missing:
+            raise DataFileError(f"{where}: missing array(s) {', '.join('/' + m for m in missing)}")
+        try:
+            arrays = BeamArrays(**{name: f[name][()] for name in _SPEC})
+        except OSError as exc:
+            raise DataFileError(f"{where}: unreadable array data ({exc})") from None
+        attrs = {k: (_attr_text(v) if isinstance(v, (bytes, str)) else v) for k, v in f.attrs.items()}
+    _validate(arrays, where)
+    if verify:
+        stored = attrs.get("sha256", "")
+        if stored != arrays_checksum(arrays):
+            raise DataFileError(f"{where}: checksum mismatch: the arrays do not match the stored sha256 (file corrupt or edited)")
+    return arrays, attrs
+
+
+def random_masks(n: int, grid: tuple[int, int], measured: int, generator: torch.Generator | None = None,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+    """``n`` masks with exactly ``measured`` True entries each, drawn uniformly.
+
+    Returns: [n, E, A] bool.
+    """
+    e, a = grid
+    scores = torch.rand(n, e * a, generator=generator, device=device)
+    idx = scores.argsort(dim=1)[:, :measured]
+    out = torch.zeros(n, e * a, dtype=torch.bool, device=device)
+    out.scatter_(1, idx, True)
+    return out.view(n, e, a)
+
+
+def encode_inputs(rsrp: torch.Tensor, mask: torch.Tensor, encoding: Encoding = "relative",
+                  mask_channel: bool = False) -> torch.Tensor:
+    """Model inputs from true RSRP and the measurement mask.
+
+    Args:
+        rsrp: [N, E, A] float, RSRP [dBm].
+        mask: [N, E, A] bool, True = measured.
+        encoding: ``relative`` (strongest observed -> 1, unobserved 0) or ``attenuation``
+            (strongest observed -> 0, unobserved 1); both clip 30 dB below the strongest
+            observed beam.
+        mask_channel: append the mask as a second channel.
+
+    Returns:
+        [N, C, E, A] float32 in [0, 1], C = 1 or 2.
+    """
+    if encoding not in ("relative", "attenuation"):
+        raise ValueError(f"unknown encoding {encoding!r}: use 'relative' or 'attenuation'")
+    rsrp = rsrp.float()
+    observed = torch.where(mask, rsrp, torch.full_like(rsrp, -torch.inf))
+    best = observed.flatten(1).amax(dim=1).view(-1, 1, 1)
+    below = ((best - rsrp) / INPUT_RANGE_DB).clamp(0.0, 1.0)
+    if encoding == "relative":
+        x = torch.where(mask, 1.0 - below, torch.zeros_like(below))
+    else:
+        x = torch.where(mask, below, torch.ones_like(below))
+    channels = [x]
+    if mask_channel:
+        channels.append(mask.float())
+    return torch.stack(channels, dim=1).contiguous()
+
+
+class BeamDataset(torch.utils.data.Dataset):
+    """A data-set file as a torch ``Dataset`` of (input [C, E, A] float32, label int64).
+
+    Args:
+        path: data-set file written by ``beamsim generate``.
+        split: ``"train"``, ``"test"`` or ``"all"``.
+        encoding: input direction, see :func:`encode_inputs`.
+        mask_channel: add the mask as a second channel; default on for random masks.
+        redraw_mask: draw a new random mask each time a sample is read; default on for the
+            training split of a random-mask file (one stored mask per training sample lets a
+            model memorise masks). Test masks stay as stored.
+        generator: source of the redrawn masks (a fresh one seeded from the file's seed if None).
+
+    Attributes:
+        inputs: [N, C, E, A] float32, inputs under the stored masks.
+        labels: [N] int64.
+        rsrp: [N, E, A] float32 [dBm], the full unmasked RSRP (for KPIs).
+        mask: [N, E, A] bool.
+        num_classes: E * A.
+        checksum: the source file's sha256.
+    """
+
+    def __init__(self, path: str | Path, split: Split = "train", encoding: Encoding = "relative",
+                 mask_channel: bool | None = None, redraw_mask: bool | None = None,
+                 generator: torch.Generator | None = None) -> None:
+        if split not in ("train", "test", "all"):
+            raise ValueError(f"split must be 'train', 'test' or 'all', not {split!r}")
+        arrays, attrs = read_dataset(path)
+        if split != "all":
+            arrays = arrays.subset(arrays.split == (0 if split == "train" else 1))
+            if len(arrays) == 0:
+                raise DataFileError(f"{path}: the {split} split is empty")
+        self.path = Path(path)
+        self.split = split
+        self.attrs = attrs
+        self.checksum = attrs["sha256"]
+        self.mask_kind = attrs.get("mask_kind", "fixed")
+        random_mask = self.mask_kind == "random"
+        self.encoding: Encoding = encoding
+        self.mask_channel = random_mask if mask_channel is None else bool(mask_channel)
+        self.redraw_mask = (random_mask and split == "train") if redraw_mask is None else bool(redraw_mask)
+        self.rsrp = torch.from_numpy(arrays.rsrp)
+        self.mask = torch.from_numpy(arrays.mask)
+        self.labels = torch.from_numpy(arrays.label.astype(np.int64))
+        self.ue_pos = torch.from_numpy(arrays.ue_pos)
+        self.los = torch.from_numpy(arrays.los)
+        self.grid = tuple(arrays.rsrp.shape[1:])
+        self.num_classes = self.grid[0] * self.grid[1]
+        self.measured = int(arrays.mask[0].sum())
+        self.inputs = encode_inputs(self.rsrp, self.mask, encoding, self.mask_channel)
+        if generator is None:
+            generator = torch.Generator().manual_seed(int(attrs.get("seed", 0)) + 1)
+        self.generator = generator
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.inputs.shape[1:])
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.redraw_mask:
+            mask = random_masks(1, self.grid, self.measured, self.generator)
+            x = encode_inputs(self.rsrp[index : index + 1], mask, self.encoding, self.mask_channel)[0]
+            return x, self.labels[index]
+        return self.inputs[index], self.labels[index]
+
+    def redrawn_inputs(self, index: torch.Tensor | None = None,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """Inputs of the rows ``index`` (all if None) under freshly drawn random masks.
+
+        For batched training on a random-mask file; [n, C, E, A] float32.
+        """
+        rsrp = self.rsrp if index is None else self.rsrp[index]
+        mask = random_masks(rsrp.shape[0], self.grid, self.measured, generator or self.generator)
+        return encode_inputs(rsrp, mask, self.encoding, self.mask_channel)
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs [N, C, E, A] float32 under the stored masks, labels [N] int64)."""
+        return self.inputs, self.labels

@@ -1,0 +1,294 @@
+"""Scenario files (TOML, shipped as package data) and the frozen :class:`Scenario` they load into.
+
+A scenario fixes everything about a simulated data set except the seed: the channel back-end
+(3GPP TR 38.901 stochastic model or a Sionna RT scene), the UE array, the beam codebook, the
+measurement, the mask and the data-set size. ``load_scenario("umi")`` reads
+``scenarios/umi.toml``; ``load_scenario("path/to/file.toml")`` reads any file of the same shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from beamsim.errors import ScenarioError
+
+__all__ = [
+    "Scenario", "LinkSettings", "RTSettings", "ArraySettings", "CodebookSettings",
+    "MeasurementSettings", "MaskSettings", "DatasetSettings",
+    "load_scenario", "list_scenarios", "scenario_from_toml", "scenario_to_toml",
+]
+
+Backend = Literal["tr38901", "rt"]
+
+
+def _check(cond: bool, message: str) -> None:
+    if not cond:
+        raise ValueError(message)
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """TR 38.901 system-level model settings (``backend = "tr38901"``).
+
+    ``None`` means "the value TR 38.901 gives for this model" (Sionna's defaults in
+    ``gen_single_sector_topology``).
+    """
+
+    model: Literal["umi", "uma", "rma"] = "umi"
+    o2i_model: Literal["low", "high"] = "low"
+    indoor_probability: float | None = None
+    min_bs_ut_dist: float | None = None
+    isd: float | None = None
+    bs_height: float | None = None
+    min_ut_height: float | None = None
+    max_ut_height: float | None = None
+    enable_pathloss: bool = True
+    enable_shadow_fading: bool = True
+    drops_per_batch: int = 4
+    ues_per_drop: int = 256
+
+    def __post_init__(self) -> None:
+        _check(self.model in ("umi", "uma", "rma"), f"link.model must be umi, uma or rma, not {self.model!r}")
+        _check(self.o2i_model in ("low", "high"), f"link.o2i_model must be 'low' or 'high', not {self.o2i_model!r}")
+        if self.indoor_probability is not None:
+            _check(0.0 <= self.indoor_probability <= 1.0, "link.indoor_probability must lie in [0, 1]")
+        _check(self.drops_per_batch >= 1 and self.ues_per_drop >= 1,
+               "link.drops_per_batch and link.ues_per_drop must be >= 1")
+
+
+@dataclass(frozen=True)
+class RTSettings:
+    """Sionna RT settings (``backend = "rt"``): a bundled scene, one transmitter, UEs as receivers."""
+
+    scene: str = "simple_street_canyon"
+    tx_position: tuple[float, float, float] = (0.0, 0.0, 10.0)
+    ue_height: float = 1.5
+    drop: Literal["uniform", "radio_map"] = "uniform"
+    area: tuple[float, float, float, float] = (-50.0, 50.0, -50.0, 50.0)
+    min_distance: float = 5.0
+    max_depth: int = 3
+    samples_per_src: int = 100_000
+    max_num_paths_per_src: int = 1_000_000
+    batch_size: int = 500
+
+    def __post_init__(self) -> None:
+        _check(len(self.tx_position) == 3, "rt.tx_position must be [x, y, z]")
+        _check(len(self.area) == 4 and self.area[0] < self.area[1] and self.area[2] < self.area[3],
+               "rt.area must be [xmin, xmax, ymin, ymax] with min < max")
+        _check(self.drop in ("uniform", "radio_map"), "rt.drop must be 'uniform' or 'radio_map'")
+        _check(self.max_depth >= 0, "rt.max_depth must be >= 0")
+        _check(self.samples_per_src >= 1000, "rt.samples_per_src must be >= 1000")
+        _check(self.batch_size >= 1, "rt.batch_size must be >= 1")
+
+
+@dataclass(frozen=True)
+class ArraySettings:
+    """UE uniform planar array (elements in the local y-z plane, boresight +x)."""
+
+    num_rows: int = 8
+    num_cols: int = 8
+    spacing: float = 0.5
+    pattern: Literal["38.901", "omni"] = "38.901"
+    jitter_bearing_deg: float = 30.0
+    jitter_tilt_deg: float = 30.0
+
+    def __post_init__(self) -> None:
+        _check(self.num_rows >= 1 and self.num_cols >= 1, "ue_array.num_rows/num_cols must be >= 1")
+        _check(self.spacing > 0, "ue_array.spacing (in wavelengths) must be > 0")
+        _check(self.pattern in ("38.901", "omni"), "ue_array.pattern must be '38.901' or 'omni'")
+        _check(0 <= self.jitter_bearing_deg <= 180 and 0 <= self.jitter_tilt_deg <= 90,
+               "ue_array jitter must lie in [0, 180] deg (bearing) and [0, 90] deg (tilt)")
+
+
+@dataclass(frozen=True)
+class CodebookSettings:
+    """2-D DFT codebook: oversampled grid, central ``num_el`` x ``num_az`` beams kept."""
+
+    oversampling: int = 2
+    num_el: int = 8
+    num_az: int = 8
+
+    def __post_init__(self) -> None:
+        _check(self.oversampling >= 1, "codebook.oversampling must be >= 1")
+        _check(self.num_el >= 1 and self.num_az >= 1, "codebook.num_el/num_az must be >= 1")
+
+
+@dataclass(frozen=True)
+class MeasurementSettings:
+    """RSRP measurement: transmit power, optional noise and reporting grid."""
+
+    tx_power_dbm: float = 30.0
+    noise_std_db: float = 0.0
+    report_step_db: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.noise_std_db >= 0, "measurement.noise_std_db must be >= 0")
+        _check(self.report_step_db >= 0, "measurement.report_step_db must be >= 0 (0 = off, 1 = the L1-RSRP grid)")
+
+
+@dataclass(frozen=True)
+class MaskSettings:
+    """Which beams are measured: ``fixed`` checkerboard (Set B) or ``random`` per sample."""
+
+    kind: Literal["fixed", "random"] = "fixed"
+    measured_fraction: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check(self.kind in ("fixed", "random"), f"mask must be 'fixed' or 'random', not {self.kind!r}")
+        _check(0.0 < self.measured_fraction <= 1.0, "mask.measured_fraction must lie in (0, 1]")
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    """Size and split of the data set."""
+
+    samples: int = 30_000
+    test_fraction: float = 0.2
+    split: Literal["random", "blocks"] = "random"
+    block_size_m: float = 40.0
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.samples, int) and self.samples >= 1,
+               f"samples must be a positive integer, not {self.samples!r}")
+        _check(0.0 < self.test_fraction < 1.0, "dataset.test_fraction must lie in (0, 1)")
+        _check(self.split in ("random", "blocks"), "dataset.split must be 'random' or 'blocks'")
+        _check(self.block_size_m > 0, "dataset.block_size_m must be > 0")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A complete, validated simulation setting."""
+
+    name: str
+    description: str
+    backend: Backend = "tr38901"
+    carrier_frequency: float = 28e9
+    link: LinkSettings | None = None
+    rt: RTSettings | None = None
+    ue_array: ArraySettings = field(default_factory=ArraySettings)
+    codebook: CodebookSettings = field(default_factory=CodebookSettings)
+    measurement: MeasurementSettings = field(default_factory=MeasurementSettings)
+    mask: MaskSettings = field(default_factory=MaskSettings)
+    dataset: DatasetSettings = field(default_factory=DatasetSettings)
+
+    def __post_init__(self) -> None:
+        _check(self.backend in ("tr38901", "rt"), f"backend must be 'tr38901' or 'rt', not {self.backend!r}")
+        _check(self.carrier_frequency > 0, "carrier_frequency must be > 0 [Hz]")
+        if self.backend == "tr38901":
+            _check(self.link is not None, "a tr38901 scenario needs a [link] table")
+        else:
+            _check(self.rt is not None, "an rt scenario needs an [rt] table")
+
+    @property
+    def num_beams(self) -> int:
+        return self.codebook.num_el * self.codebook.num_az
+
+    def with_overrides(self, **changes: Any) -> "Scenario":
+        """A copy with dataset/mask fields changed: ``samples=``, ``mask=``, ``split=``."""
+        dataset, mask = self.dataset, self.mask
+        if changes.get("samples") is not None:
+            dataset = dataclasses.replace(dataset, samples=changes.pop("samples"))
+        if changes.get("split") is not None:
+            dataset = dataclasses.replace(dataset, split=changes.pop("split"))
+        if changes.get("mask") is not None:
+            mask = dataclasses.replace(mask, kind=changes.pop("mask"))
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if changes:
+            raise ValueError(f"unknown scenario override(s): {', '.join(sorted(changes))}")
+        return dataclasses.replace(self, dataset=dataset, mask=mask)
+
+
+_TABLES = {"link": LinkSettings, "rt": RTSettings, "ue_array": ArraySettings, "codebook": CodebookSettings,
+           "measurement": MeasurementSettings, "mask": MaskSettings, "dataset": DatasetSettings}
+
+
+def _build(cls: type, table: dict[str, Any], where: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+
+
+def scenario_from_toml(text: str, where: str = "scenario") -> Scenario:
+    """Parse and validate scenario TOML text."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{where}: not valid TOML ({exc})") from None
+    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+    unknown = sorted(set(tables) - set(_TABLES))
+    if unknown:
+        raise ScenarioError(f"{where}: unknown table(s) {', '.join(unknown)}; known: {', '.join(_TABLES)}")
+    built = {name: _build(cls, tables[name], f"{where} [{name}]") for name, cls in _TABLES.items() if name in tables}
+    return _build(Scenario, {**top, **built}, where)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def scenario_to_toml(scenario: Scenario) -> str:
+    """The scenario as TOML text; ``scenario_from_toml(scenario_to_toml(s)) == s``."""
+    lines = []
+    for f in dataclasses.fields(scenario):
+        value = getattr(scenario, f.name)
+        if not dataclasses.is_dataclass(value) and value is not None:
+            lines.append(f"{f.name} = {_toml_value(value)}")
+    for f in dataclasses.fields(scenario):
+        value = getattr(scenario, f.name)
+        if dataclasses.is_dataclass(value):
+            lines.append(f"\n[{f.name}]")
+            for sub in dataclasses.fields(value):
+                item = getattr(value, sub.name)
+                if item is not None:
+                    lines.append(f"{sub.name} = {_toml_value(item)}")
+    return "\n".join(lines) + "\n"
+
+
+def list_scenarios() -> dict[str, Scenario]:
+    """Every bundled scenario by name, sorted."""
+    folder = resources.files(__name__)
+    found = {}
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".toml"):
+            found[entry.name[:-5]] = scenario_from_toml(entry.read_text(), where=entry.name)
+    return found
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A bundled scenario by name (``"umi"``) or a scenario TOML file by path.
+
+    Raises:
+        ScenarioError: unknown name (lists the known ones), unreadable or invalid file.
+    """
+    text = str(name_or_path)
+    if text.endswith(".toml") or "/" in text or Path(text).is_file():
+        path = Path(text)
+        try:
+            return scenario_from_toml(path.read_text(), where=str(path))
+        except FileNotFoundError:
+            raise ScenarioError(f"scenario file {path} does not exist") from None
+    entry = resources.files(__name__) / f"{text}.toml"
+    if not entry.is_file():
+        known = ", ".join(list_scenarios())
+        raise ScenarioError(f"unknown scenario {text!r}; known scenarios: {known}")
+    return scenario_from_toml(entry.read_text(), where=f"{text}.toml")
