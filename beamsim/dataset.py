@@ -8,6 +8,8 @@ Layout (one file)::
     /ue_pos  float32 [N, 3]     UE position [m] relative to the BS
     /los     bool    [N]        line of sight to the BS
     /split   uint8   [N]        0 = train, 1 = test
+    /rsrp_measured float32 [N, E, A]  (only with measurement noise or a reporting grid) the
+             RSRP a UE reports [dBm]; model inputs use it, labels and KPIs use /rsrp
     attrs: format, format_version, scenario (TOML), seed, input_scale, mask_kind,
            sionna_version, beamsim_version, created, sha256
 
@@ -54,7 +56,9 @@ _SPEC = {  # name: (dtype, trailing shape or None for "beam grid")
     "ue_pos": (np.float32, (3,)),
     "los": (np.bool_, ()),
     "split": (np.uint8, ()),
+    "rsrp_measured": (np.float32, None),
 }
+_OPTIONAL = {"rsrp_measured"}
 
 
 @dataclass
@@ -68,6 +72,7 @@ class BeamArrays:
         ue_pos: [N, 3] float32, UE position relative to the BS [m].
         los: [N] bool, line of sight.
         split: [N] uint8, 0 = train, 1 = test.
+        rsrp_measured: [N, E, A] float32 or None, reported RSRP with noise/grid [dBm].
     """
 
     rsrp: np.ndarray
@@ -76,15 +81,28 @@ class BeamArrays:
     ue_pos: np.ndarray
     los: np.ndarray
     split: np.ndarray
+    rsrp_measured: np.ndarray | None = None
+
+    @property
+    def observed(self) -> np.ndarray:
+        """What the UE reports: ``rsrp_measured`` when present, else the true ``rsrp``."""
+        return self.rsrp if self.rsrp_measured is None else self.rsrp_measured
 
     def __len__(self) -> int:
         return int(self.rsrp.shape[0])
 
     def as_dict(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name) for name in _SPEC}
+        """The arrays by name, in file order; ``rsrp_measured`` only when present."""
+        return {name: getattr(self, name) for name in _SPEC if getattr(self, name) is not None}
 
     def subset(self, index: np.ndarray) -> "BeamArrays":
         return BeamArrays(**{k: v[index] for k, v in self.as_dict().items()})
+
+    @staticmethod
+    def concatenate(parts: list["BeamArrays"]) -> "BeamArrays":
+        """Rows of ``parts`` one after the other."""
+        names = parts[0].as_dict().keys()
+        return BeamArrays(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
 
 
 def arrays_checksum(arrays: BeamArrays) -> str:
@@ -104,6 +122,8 @@ def _validate(arrays: BeamArrays, where: str) -> None:
     grid = arrays.rsrp.shape[1:]
     for name, (dtype, tail) in _SPEC.items():
         value = getattr(arrays, name)
+        if value is None and name in _OPTIONAL:
+            continue
         want = (n, *grid) if tail is None else (n, *tail)
         if value.shape != want:
             raise DataFileError(f"{where}: /{name} has shape {list(value.shape)}, expected {list(want)}")
@@ -113,6 +133,8 @@ def _validate(arrays: BeamArrays, where: str) -> None:
         raise DataFileError(f"{where}: the data set has no samples")
     if not np.isfinite(arrays.rsrp).all():
         raise DataFileError(f"{where}: /rsrp contains NaN or infinite values")
+    if arrays.rsrp_measured is not None and not np.isfinite(arrays.rsrp_measured).all():
+        raise DataFileError(f"{where}: /rsrp_measured contains NaN or infinite values")
     if not np.isfinite(arrays.ue_pos).all():
         raise DataFileError(f"{where}: /ue_pos contains NaN or infinite values")
     num_beams = grid[0] * grid[1]
@@ -191,11 +213,11 @@ def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dic
         version = int(f.attrs.get("format_version", -1))
         if version != FORMAT_VERSION:
             raise DataFileError(f"{where}: format_version {version} is not supported (this beamsim reads {FORMAT_VERSION})")
-        missing = [name for name in _SPEC if name not in f]
+        missing = [name for name in _SPEC if name not in f and name not in _OPTIONAL]
         if missing:
             raise DataFileError(f"{where}: missing array(s) {', '.join('/' + m for m in missing)}")
         try:
-            arrays = BeamArrays(**{name: f[name][()] for name in _SPEC})
+            arrays = BeamArrays(**{name: f[name][()] for name in _SPEC if name in f})
         except OSError as exc:
             raise DataFileError(f"{where}: unreadable array data ({exc})") from None
         attrs = {k: (_attr_text(v) if isinstance(v, (bytes, str)) else v) for k, v in f.attrs.items()}
@@ -268,7 +290,8 @@ class BeamDataset(torch.utils.data.Dataset):
     Attributes:
         inputs: [N, C, E, A] float32, inputs under the stored masks.
         labels: [N] int64.
-        rsrp: [N, E, A] float32 [dBm], the full unmasked RSRP (for KPIs).
+        rsrp: [N, E, A] float32 [dBm], the full unmasked true RSRP (for KPIs).
+        observed: [N, E, A] float32 [dBm], the reported RSRP the inputs are made from.
         mask: [N, E, A] bool.
         num_classes: E * A.
         checksum: the source file's sha256.
@@ -294,6 +317,7 @@ class BeamDataset(torch.utils.data.Dataset):
         self.mask_channel = random_mask if mask_channel is None else bool(mask_channel)
         self.redraw_mask = (random_mask and split == "train") if redraw_mask is None else bool(redraw_mask)
         self.rsrp = torch.from_numpy(arrays.rsrp)
+        self.observed = torch.from_numpy(arrays.observed)
         self.mask = torch.from_numpy(arrays.mask)
         self.labels = torch.from_numpy(arrays.label.astype(np.int64))
         self.ue_pos = torch.from_numpy(arrays.ue_pos)
@@ -301,7 +325,7 @@ class BeamDataset(torch.utils.data.Dataset):
         self.grid = tuple(arrays.rsrp.shape[1:])
         self.num_classes = self.grid[0] * self.grid[1]
         self.measured = int(arrays.mask[0].sum())
-        self.inputs = encode_inputs(self.rsrp, self.mask, encoding, self.mask_channel)
+        self.inputs = encode_inputs(self.observed, self.mask, encoding, self.mask_channel)
         if generator is None:
             generator = torch.Generator().manual_seed(int(attrs.get("seed", 0)) + 1)
         self.generator = generator
@@ -316,7 +340,7 @@ class BeamDataset(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self.redraw_mask:
             mask = random_masks(1, self.grid, self.measured, self.generator)
-            x = encode_inputs(self.rsrp[index : index + 1], mask, self.encoding, self.mask_channel)[0]
+            x = encode_inputs(self.observed[index : index + 1], mask, self.encoding, self.mask_channel)[0]
             return x, self.labels[index]
         return self.inputs[index], self.labels[index]
 
@@ -326,7 +350,7 @@ class BeamDataset(torch.utils.data.Dataset):
 
         For batched training on a random-mask file; [n, C, E, A] float32.
         """
-        rsrp = self.rsrp if index is None else self.rsrp[index]
+        rsrp = self.observed if index is None else self.observed[index]
         mask = random_masks(rsrp.shape[0], self.grid, self.measured, generator or self.generator)
         return encode_inputs(rsrp, mask, self.encoding, self.mask_channel)
 

@@ -88,7 +88,12 @@ class RTSettings:
 
 @dataclass(frozen=True)
 class ArraySettings:
-    """UE uniform planar array (elements in the local y-z plane, boresight +x)."""
+    """UE uniform planar array (elements in the local y-z plane, boresight +x).
+
+    The boresight points at the BS, turned by ``bearing_offset_deg`` (positive: to the left,
+    counter-clockwise seen from above) and ``tilt_offset_deg`` (positive: downward), plus
+    uniform jitter of +-``jitter_bearing_deg`` and +-``jitter_tilt_deg``.
+    """
 
     num_rows: int = 8
     num_cols: int = 8
@@ -96,6 +101,8 @@ class ArraySettings:
     pattern: Literal["38.901", "omni"] = "38.901"
     jitter_bearing_deg: float = 30.0
     jitter_tilt_deg: float = 30.0
+    bearing_offset_deg: float = 0.0
+    tilt_offset_deg: float = 0.0
 
     def __post_init__(self) -> None:
         _check(self.num_rows >= 1 and self.num_cols >= 1, "ue_array.num_rows/num_cols must be >= 1")

@@ -1,0 +1,44 @@
+# beamsim: two set-up commands that work on a fresh machine.
+#   make demo   creates .venv, installs, generates the default data set (umi) and describes it
+#   make test   creates/updates .venv, installs, runs the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install llvm clean
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first, pinned to the CPU build that lies on these machines' disk: a bare `torch`
+# would pull a multi-GB CUDA build.
+$(STAMP): $(BIN)/python pyproject.toml setup.py
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+# Sionna RT on the CPU needs LLVM >= 16 (Debian's 14/15 abort in Dr.Jit). Install libllvm19
+# with apt when apt is there and no usable libLLVM is found; beamsim points Dr.Jit at it.
+llvm:
+	@if ls /usr/lib/*/libLLVM-1[6-9]*.so* /usr/lib/*/libLLVM.so.1[6-9]* /usr/lib/*/libLLVM-[2-9][0-9]*.so* /usr/lib/llvm-1[6-9]/lib/libLLVM*.so* >/dev/null 2>&1; then \
+		echo "libLLVM >= 16 found"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+		($$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libllvm19) \
+			|| echo "warning: could not install libllvm19; the Sionna RT scenarios will not run on the CPU"; \
+	else \
+		echo "warning: no apt-get; install LLVM >= 16 and set DRJIT_LIBLLVM_PATH for the Sionna RT scenarios"; \
+	fi
+
+demo: $(STAMP) llvm
+	$(BIN)/beamsim generate --scenario umi
+	$(BIN)/beamsim info data/umi.h5 --plot data/plots
+
+test: $(STAMP) llvm
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,38 @@
+"""``beamsim bench ...``: speed benchmarks with JSON output (never timed assertions in tests)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
+from beamsim.cli._output import print_json, print_table
+from beamsim.cli._app import app
+
+__all__ = ["bench_app"]
+
+bench_app = typer.Typer(help="Speed benchmarks (JSON with --json).", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def report(doc: dict, json_output: bool, title: str) -> None:
+    """Print a benchmark result: one JSON document, or a two-column table."""
+    if json_output:
+        print_json(doc)
+    else:
+        print_table(title, ["metric", "value"], [(k, v) for k, v in doc.items()])
+
+
+@bench_app.command("generate")
+def bench_generate(
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario to time.")] = "umi",
+    samples: Annotated[int, typer.Option("--samples", "-n", help="Samples to simulate.")] = 4096,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    json_output: JsonOpt = False,
+) -> None:
+    """Samples/s of the full generate pipeline vs Sionna's bare channel call on the same batches."""
+    from beamsim.experiments.bench import bench_generate as run
+
+    report(run(scenario, samples=samples, seed=seed, device=device), json_output, "bench generate")

@@ -1,0 +1,58 @@
+"""``beamsim info FILE``: what a data-set or distilled file holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from beamsim.cli._options import JsonOpt
+from beamsim.cli._output import print_json, print_table, stderr
+from beamsim.cli._app import app
+
+
+def _file_format(path: Path) -> str:
+    from beamsim.dataset import read_attrs
+
+    return str(read_attrs(path).get("format", ""))
+
+
+@app.command("info")
+def info_cmd(
+    file: Annotated[Path, typer.Argument(help="A data-set file (beamsim generate) or a distilled file (beamsim distill).")],
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Folder for PNG plots (class histogram, example beam maps).")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Describe a beamsim file: samples, splits, classes, bits."""
+    from beamsim.errors import DataFileError
+
+    fmt = _file_format(file)
+    if fmt == "beamsim.dataset":
+        from beamsim.experiments.dataset_info import describe_dataset, plot_dataset
+
+        doc = describe_dataset(file)
+        if plot is not None:
+            doc["plots"] = [str(p) for p in plot_dataset(file, plot)]
+        if json_output:
+            print_json(doc)
+            return
+        rows = [(k, v) for k, v in doc.items() if k not in ("class_counts",)]
+        print_table(f"{file}", ["field", "value"], rows)
+        counts = doc["class_counts"]
+        e, a = doc["beam_grid"]
+        grid = "\n".join(" ".join(f"{c:5d}" for c in counts[r * a:(r + 1) * a]) for r in range(e))
+        stderr.print("samples per best beam (rows = elevation, top first; columns = azimuth):")
+        print(grid)
+        return
+    if fmt == "beamsim.distilled":
+        from beamsim.distill.container import describe
+
+        doc = describe(file)
+        if json_output:
+            print_json(doc)
+            return
+        print_table(f"{file}", ["field", "value"], [(k, v) for k, v in doc.items()])
+        return
+    found = f"format {fmt!r}" if fmt else "no 'format' attribute"
+    raise DataFileError(f"{file}: not a beamsim file ({found}; expected 'beamsim.dataset' or 'beamsim.distilled')")
