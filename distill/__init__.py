@@ -1,0 +1,53 @@
+"""QuADD for any modality: quantizers, bit accounting and the compact distilled-data file.
+
+``beamsim.distill`` never imports Sionna. Public names are imported lazily:
+
+- :func:`save`, :func:`load`, :func:`describe`: the distilled-data file
+  (:mod:`beamsim.distill.container`);
+- the quantizers and their registry (:mod:`beamsim.distill.quant`);
+- bit accounting (:mod:`beamsim.distill.bits`) and code packing (:mod:`beamsim.distill.packing`).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "save": "beamsim.distill.container",
+    "load": "beamsim.distill.container",
+    "read": "beamsim.distill.container",
+    "describe": "beamsim.distill.container",
+    "format_of": "beamsim.distill.container",
+    "DistilledSet": "beamsim.distill.container",
+    "Quantizer": "beamsim.distill.quant",
+    "QuantizerConfig": "beamsim.distill.quant",
+    "APoTQuantizer": "beamsim.distill.quant",
+    "APoTConfig": "beamsim.distill.quant",
+    "UniformQuantizer": "beamsim.distill.quant",
+    "UniformConfig": "beamsim.distill.quant",
+    "FSQQuantizer": "beamsim.distill.quant",
+    "FSQConfig": "beamsim.distill.quant",
+    "PostTrainingQuantizer": "beamsim.distill.quant",
+    "PTQConfig": "beamsim.distill.quant",
+    "apot_levels": "beamsim.distill.quant",
+    "build_quantizer": "beamsim.distill.quant",
+    "register_quantizer": "beamsim.distill.quant",
+    "quantizer_names": "beamsim.distill.quant",
+    "payload_bits": "beamsim.distill.bits",
+    "overhead_bits": "beamsim.distill.bits",
+    "compression_ratio": "beamsim.distill.bits",
+    "pack_codes": "beamsim.distill.packing",
+    "unpack_codes": "beamsim.distill.packing",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'beamsim.distill' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

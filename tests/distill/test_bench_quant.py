@@ -1,0 +1,38 @@
+import json
+
+from typer.testing import CliRunner
+
+from beamsim.distill.bench import bench_quant
+
+KEYS = {"quantizer", "bits", "shape", "device", "repeats", "threads", "quant_ms", "identity_ms", "quant_min_ms",
+        "identity_min_ms", "ratio"}
+
+
+def test_bench_quant_library():
+    import torch
+
+    before = torch.get_num_threads()
+    doc = bench_quant(device="cpu", repeats=2, warmup=1, shape=(16, 1, 8, 8), threads=1)
+    assert torch.get_num_threads() == before  # restored
+    assert doc["threads"] == 1
+    assert set(doc) == KEYS
+    assert doc["shape"] == [16, 1, 8, 8] and doc["device"] == "cpu" and doc["repeats"] == 2
+    assert doc["quant_ms"] > 0 and doc["identity_ms"] > 0
+    assert doc["ratio"] == doc["quant_ms"] / doc["identity_ms"]
+
+
+def test_cli_bench_quant_json():
+    from beamsim.cli.main import app
+
+    result = CliRunner().invoke(app, ["bench", "quant", "--json", "--repeats", "2", "--samples", "32",
+                                      "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert set(doc) == KEYS and doc["shape"] == [32, 1, 8, 8]
+
+
+def test_cli_bench_quant_rejects_bad_repeats():
+    from beamsim.cli.main import app
+
+    result = CliRunner().invoke(app, ["bench", "quant", "--repeats", "0"])
+    assert result.exit_code != 0

@@ -1,0 +1,17 @@
+"""Every example in the distill docstrings runs."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["beamsim.distill._toml", "beamsim.distill.bits", "beamsim.distill.packing", "beamsim.distill.quant",
+           "beamsim.distill.quant.apot", "beamsim.distill.quant.clipped", "beamsim.distill.quant.levels",
+           "beamsim.distill.quant.ptq", "beamsim.distill.quant.registry", "beamsim.distill.quant.ste",
+           "beamsim.distill.quant.uniform"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name):
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0
