@@ -36,7 +36,7 @@ import h5py
 import numpy as np
 import torch
 
-from beamsim.distill import _toml
+from beamsim import tomlio
 from beamsim.distill.bits import FLOAT_BITS, compression_ratio, overhead_bits, payload_bits
 from beamsim.distill.packing import pack_codes, packed_size, unpack_codes
 from beamsim.distill.quant import MAX_BITS, Quantizer, build_quantizer, quantizer_names
@@ -157,7 +157,7 @@ def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], qua
             quantizer.initialize(x)
         values = quantizer.encode(x).cpu().numpy().reshape(n, d).astype(np.uint8)
         bits, name, signed, levels = quantizer.bits, quantizer.name, quantizer.signed, quantizer.levels_name
-        config_text = _toml.dumps(quantizer.resolved_config().as_dict())
+        config_text = tomlio.dumps(quantizer.resolved_config().as_dict())
         state = {k: v.detach().float().cpu().numpy() for k, v in quantizer.decode_state().items()}
     constant = _constant_mask(values) if constants_once else np.zeros(d, dtype=bool)
     k = int(constant.sum())
@@ -199,7 +199,7 @@ def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], qua
         "overhead_bits": overhead_bits(num_params, num_classes, n, labels="counts", constant_elements=k,
                                        elements_per_sample=d, bits=bits),
         "config": config_text,
-        "settings": _toml.dumps(dict(settings or {})),
+        "settings": tomlio.dumps(dict(settings or {})),
         "sha256": _sha256((payload_name, arrays[payload_name])),
         "arrays_sha256": _sha256(*[(key, v) for key, v in arrays.items() if key != payload_name]),
     }

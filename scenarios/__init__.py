@@ -15,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from beamsim import tomlio
 from beamsim.errors import ScenarioError
 
 __all__ = [
@@ -241,34 +242,9 @@ def scenario_from_toml(text: str, where: str = "scenario") -> Scenario:
     return _build(Scenario, {**top, **built}, where)
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-    if isinstance(value, (tuple, list)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
 def scenario_to_toml(scenario: Scenario) -> str:
     """The scenario as TOML text; ``scenario_from_toml(scenario_to_toml(s)) == s``."""
-    lines = []
-    for f in dataclasses.fields(scenario):
-        value = getattr(scenario, f.name)
-        if not dataclasses.is_dataclass(value) and value is not None:
-            lines.append(f"{f.name} = {_toml_value(value)}")
-    for f in dataclasses.fields(scenario):
-        value = getattr(scenario, f.name)
-        if dataclasses.is_dataclass(value):
-            lines.append(f"\n[{f.name}]")
-            for sub in dataclasses.fields(value):
-                item = getattr(value, sub.name)
-                if item is not None:
-                    lines.append(f"{sub.name} = {_toml_value(item)}")
-    return "\n".join(lines) + "\n"
+    return tomlio.dumps(dataclasses.asdict(scenario))
 
 
 def list_scenarios() -> dict[str, Scenario]:

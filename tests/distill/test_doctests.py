@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["beamsim.distill._toml", "beamsim.distill.bits", "beamsim.distill.packing", "beamsim.distill.quant",
+MODULES = ["beamsim.tomlio", "beamsim.distill.bits", "beamsim.distill.packing", "beamsim.distill.quant",
            "beamsim.distill.quant.apot", "beamsim.distill.quant.clipped", "beamsim.distill.quant.levels",
            "beamsim.distill.quant.ptq", "beamsim.distill.quant.registry", "beamsim.distill.quant.ste",
            "beamsim.distill.quant.uniform"]

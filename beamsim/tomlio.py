@@ -1,4 +1,4 @@
-"""A small TOML writer for settings stored in file metadata (read back with ``tomllib``)."""
+"""A small TOML writer for scenarios and settings stored in file metadata (read back with ``tomllib``)."""
 
 from __future__ import annotations
 
