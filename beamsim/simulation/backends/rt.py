@@ -331,7 +331,8 @@ class RTBackend:
             pos, took = self.draw_positions(n_draw, derive_seed(seed, "drop", round_))
             generator = make_generator(derive_seed(seed, "orientation", round_))
             orientation = facing_orientations(torch.as_tensor(pos), tx, ua.jitter_bearing_deg, ua.jitter_tilt_deg,
-                                              generator=generator)
+                                              generator=generator, bearing_offset_deg=ua.bearing_offset_deg,
+                                              tilt_offset_deg=ua.tilt_offset_deg)
             traced = self.trace(pos, orientation, derive_seed(seed, "paths", round_))
             seconds += took + traced.seconds
             reached = traced.reached.cpu()
