@@ -1,0 +1,138 @@
+"""One training loop for every experiment: evaluation now, expert trajectories later.
+
+:func:`train_model` trains a network in place on tensors ``(x, y)`` with minibatch
+cross-entropy; :func:`predict` returns its logits on a test set. Randomness comes only from
+the ``generator`` passed in (shuffling and redrawn masks); weight initialisation is the
+caller's (see :func:`beamsim.models.reset_parameters`). The global RNG is never reseeded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from beamsim.config import resolve_device
+
+__all__ = ["train_model", "predict", "make_optimizer", "Redraw", "OptimizerName"]
+
+OptimizerName = Literal["adamw", "sgd"]
+#: ``redraw(index, generator) -> x`` gives fresh inputs [len(index), C, H, W] float32 for the
+#: rows ``index`` (e.g. :meth:`beamsim.BeamDataset.redrawn_inputs` for random-mask files).
+Redraw = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def make_optimizer(params, name: OptimizerName, lr: float, weight_decay: float,
+                   momentum: float = 0.9) -> torch.optim.Optimizer:
+    """``adamw`` (decoupled weight decay) or ``sgd`` (momentum, L2 weight decay)."""
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}: use 'adamw' or 'sgd'")
+
+
+def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int = 256,
+                lr: float = 1e-3, weight_decay: float = 1e-4, label_smoothing: float = 0.1,
+                optimizer: OptimizerName = "adamw", momentum: float = 0.9, schedule: Literal["cosine", "constant"] = "cosine",
+                generator: torch.Generator | None = None, device: str | torch.device | None = None,
+                redraw: Redraw | None = None, autocast: bool = False,
+                on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
+    """Train ``model`` in place with minibatch cross-entropy.
+
+    Each epoch visits every sample once in an order drawn from ``generator`` (the last batch
+    may be smaller). The learning rate follows ``schedule``: ``cosine`` decays it per step
+    from ``lr`` to 0 over all ``epochs`` (no warm-up), ``constant`` keeps it.
+
+    Args:
+        model: the network; moved to ``device``.
+        x: [N, C, H, W] float32 inputs.
+        y: [N] int64 labels.
+        epochs: passes over the data (>= 1).
+        batch_size: samples per step.
+        lr, weight_decay, momentum, optimizer: see :func:`make_optimizer`.
+        label_smoothing: of the cross-entropy, in [0, 1).
+        generator: CPU generator for the shuffling and for ``redraw``.
+        device: where to train (``None``: the config's device).
+        redraw: when given, the inputs of every batch are ``redraw(index, generator)``
+            instead of ``x[index]`` (a new random mask every time a sample is read).
+        autocast: run forward and backward under bfloat16 autocast (weights stay float32).
+        on_epoch: called as ``on_epoch(epoch, mean_loss)`` after every epoch.
+
+    Returns:
+        the mean training loss of every epoch.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if x.ndim < 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"x must be [N, ...] and y [N], got {list(x.shape)} and {list(y.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError("the training set is empty")
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+    device = resolve_device(device)
+    if generator is None:
+        generator = torch.Generator().manual_seed(0)
+    model.to(device).train()
+    x_dev = x.to(device, torch.float32)
+    y_dev = y.to(device, torch.long)
+    n = x.shape[0]
+    steps_per_epoch = math.ceil(n / batch_size)
+    total_steps = epochs * steps_per_epoch
+    opt = make_optimizer(model.parameters(), optimizer, lr, weight_decay, momentum)
+    if schedule == "cosine":
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * step / total_steps)))
+    elif schedule == "constant":
+        sched = None
+    else:
+        raise ValueError(f"unknown schedule {schedule!r}: use 'cosine' or 'constant'")
+    history: list[float] = []
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        total = torch.zeros((), device=device)
+        for start in range(0, n, batch_size):
+            index = order[start : start + batch_size]
+            if redraw is not None:
+                xb = redraw(index, generator).to(device, torch.float32)
+            else:
+                xb = x_dev[index.to(device)]
+            yb = y_dev[index.to(device)]
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
+                logits = model(xb)
+            loss = F.cross_entropy(logits.float(), yb, label_smoothing=label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            total += loss.detach() * index.numel()
+        mean_loss = float(total) / n
+        if not math.isfinite(mean_loss):
+            raise ValueError(f"training diverged in epoch {epoch + 1} (loss {mean_loss}); lower the learning rate")
+        history.append(mean_loss)
+        if on_epoch is not None:
+            on_epoch(epoch, mean_loss)
+    return history
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 2048,
+            device: str | torch.device | None = None) -> torch.Tensor:
+    """Logits of ``model`` on ``x`` in eval mode and float32.
+
+    Args:
+        x: [N, C, H, W] float32.
+
+    Returns:
+        [N, num_classes] float32 logits on the CPU.
+    """
+    device = resolve_device(device)
+    model.to(device).eval()
+    out = [model(x[i : i + batch_size].to(device, torch.float32)).float().cpu() for i in range(0, x.shape[0], batch_size)]
+    return torch.cat(out)
