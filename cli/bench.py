@@ -36,3 +36,28 @@ def bench_generate(
     from beamsim.experiments.bench import bench_generate as run
 
     report(run(scenario, samples=samples, seed=seed, device=device), json_output, "bench generate")
+
+
+@bench_app.command("distill")
+def bench_distill_cmd(
+    data: Annotated[str, typer.Option("--data", help="Beam data set (its train split is distilled).")] = "data/umi.h5",
+    objective: Annotated[str, typer.Option("--objective", help="tm | dm | dc.")] = "tm",
+    iterations: Annotated[int, typer.Option("--iterations", min=1, help="Timed iterations per run.")] = 10,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Alternating runs of each variant.")] = 2,
+    spc: Annotated[int, typer.Option("--spc", min=1, help="Synthetic samples per class.")] = 50,
+    bits: Annotated[int, typer.Option("--bits", min=1, max=8, help="Quantizer bits.")] = 6,
+    encoding: Annotated[str, typer.Option("--encoding", help="attenuation | relative.")] = "attenuation",
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    json_output: JsonOpt = False,
+) -> None:
+    """Seconds per QuADD iteration (APoT in the loop) vs the same run unquantized; peak memory."""
+    from beamsim.dataset import BeamDataset
+    from beamsim.distill.bench import bench_distill
+    from beamsim.distill.config import default_config
+
+    train = BeamDataset(data, "train", encoding=encoding)
+    doc = bench_distill(train, objective=objective, iterations=iterations, bits=bits, repeats=repeats, device=device,
+                        seed=seed, config=default_config("beam", spc=spc))
+    doc["data"] = data
+    report(doc, json_output, "bench distill")

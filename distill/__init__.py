@@ -1,7 +1,8 @@
-"""QuADD for any modality: quantizers, bit accounting and the compact distilled-data file.
+"""QuADD for any modality: the estimator, quantizers, objectives, bit accounting and the file.
 
 ``beamsim.distill`` never imports Sionna. Public names are imported lazily:
 
+- :class:`QuADD` and :class:`DistillConfig`: the distillation estimator and its settings;
 - :func:`save`, :func:`load`, :func:`describe`: the distilled-data file
   (:mod:`beamsim.distill.container`);
 - the quantizers and their registry (:mod:`beamsim.distill.quant`);
@@ -13,6 +14,16 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
+    "QuADD": "beamsim.distill.quadd",
+    "DistillConfig": "beamsim.distill.config",
+    "default_config": "beamsim.distill.config",
+    "load_config": "beamsim.distill.config",
+    "initialize": "beamsim.distill.init",
+    "trajectory_matching_loss": "beamsim.distill.objectives",
+    "distribution_matching_loss": "beamsim.distill.objectives",
+    "gradient_matching_loss": "beamsim.distill.objectives",
+    "train_experts": "beamsim.distill.experts",
+    "ExpertSettings": "beamsim.distill.experts",
     "save": "beamsim.distill.container",
     "load": "beamsim.distill.container",
     "read": "beamsim.distill.container",

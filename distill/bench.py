@@ -11,7 +11,7 @@ import torch
 from beamsim.config import make_generator, resolve_device
 from beamsim.distill.quant import build_quantizer
 
-__all__ = ["bench_quant"]
+__all__ = ["bench_quant", "bench_distill"]
 
 
 def _sync(device: torch.device) -> None:
@@ -105,3 +105,59 @@ def _bench_quant(device: str | torch.device | None, repeats: int, warmup: int, s
         "identity_min_ms": min(ident),
         "ratio": quant_ms / ident_ms if ident_ms > 0 else float("inf"),
     }
+
+
+def bench_distill(train, *, objective: str = "tm", iterations: int = 10, bits: int = 6, quantizer: str = "apot",
+                  repeats: int = 2, device: str | torch.device | None = None, seed: int = 0, cache_dir=None,
+                  config=None) -> dict:
+    """Time per distillation iteration with the quantizer in the loop vs the same run unquantized.
+
+    Both variants share every setting (objective, spc, model, experts, batches) except the
+    quantizer; experts are trained (or loaded from the cache) before timing. The variants run
+    alternately ``repeats`` times; the median seconds per iteration over all their iterations
+    is reported, with ``ratio = quantized / unquantized`` (target <= 1.05).
+
+    Args:
+        train: labelled data (see :func:`beamsim.distill.quadd.as_tensors`).
+        config: a :class:`~beamsim.distill.config.DistillConfig` (default: the beam defaults).
+    """
+    import resource
+
+    from beamsim.distill.config import default_config
+    from beamsim.distill.quadd import QuADD
+
+    dev = resolve_device(device)
+    base = (config or default_config("beam")).replace(objective=objective, iterations=iterations, val_fraction=0.0,
+                                                      checkpoint_every=0)
+    variants = {"quantized": base.replace(quantizer=quantizer, bits=bits),
+                "unquantized": base.replace(quantizer="none", bits=32)}
+    QuADD(variants["unquantized"].replace(iterations=1), device=dev, seed=seed, cache_dir=cache_dir).fit(train)
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    peak_cuda: dict[str, float] = {}
+    for _ in range(repeats):
+        for name, cfg in variants.items():
+            if dev.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(dev)
+            run = QuADD(cfg, device=dev, seed=seed, cache_dir=cache_dir).fit(train)
+            seconds[name] += [row["seconds"] for row in run.history_]
+            if dev.type == "cuda":
+                peak_cuda[name] = max(peak_cuda.get(name, 0.0), torch.cuda.max_memory_allocated(dev) / 2**20)
+    med = {name: statistics.median(values) for name, values in seconds.items()}
+    doc = {
+        "benchmark": "distill",
+        "objective": objective,
+        "quantizer": quantizer,
+        "bits": bits,
+        "spc": base.spc,
+        "iterations_timed": {name: len(v) for name, v in seconds.items()},
+        "seconds_per_iteration_quantized": round(med["quantized"], 4),
+        "seconds_per_iteration_unquantized": round(med["unquantized"], 4),
+        "ratio": round(med["quantized"] / med["unquantized"], 4),
+        "target_ratio": 1.05,
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+    }
+    if peak_cuda:
+        doc["peak_cuda_mb"] = {k: round(v, 1) for k, v in peak_cuda.items()}
+    return doc

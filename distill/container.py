@@ -105,7 +105,8 @@ def _constant_mask(values: np.ndarray) -> np.ndarray:
 def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], quantizer: Quantizer | None = None, *,
          num_classes: int | None = None, class_names: Sequence[str] | None = None, source_sha256: str = "",
          source_samples: int | None = None, objective: str = "", spc: int | None = None, seed: int | None = None,
-         settings: Mapping[str, Any] | None = None, constants_once: bool = True) -> dict:
+         settings: Mapping[str, Any] | None = None, constants_once: bool = True, source_path: str = "",
+         encoding: str = "") -> dict:
     """Write a distilled set atomically.
 
     Args:
@@ -122,6 +123,10 @@ def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], qua
         source_samples: size of the full real training set (for the compression ratio).
         objective, spc, seed: how the set was made (stored as metadata).
         settings: further settings (stored as TOML text).
+        source_path: path of the real data set it was distilled from (the default test set of
+            ``beamsim evaluate``).
+        encoding: input encoding of the source data (``relative``/``attenuation`` for beam
+            maps), so evaluation encodes the test split the same way.
         constants_once: store elements that are constant across the whole set once.
 
     Returns:
@@ -190,6 +195,8 @@ def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], qua
         "num_samples": n,
         "num_classes": num_classes,
         "source_sha256": str(source_sha256),
+        "source_path": str(source_path),
+        "encoding": str(encoding),
         "source_samples": -1 if source_samples is None else int(source_samples),
         "objective": str(objective),
         "spc": -1 if spc is None else int(spc),

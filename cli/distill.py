@@ -1,0 +1,124 @@
+"""``beamsim distill``: QuADD on a beam data set."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from beamsim.cli._app import app
+from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
+from beamsim.cli._output import print_json, print_table, stderr
+
+__all__ = ["distill_cmd", "default_output"]
+
+
+def default_output(data: Path, cfg) -> Path:
+    """``<data folder>/distilled/<data stem>-<objective>-<quantizer><bits>-spc<spc>-<init>.h5``."""
+    quant = "f32" if cfg.quantizer == "none" else f"{cfg.quantizer}{cfg.bits}"
+    repl = "-repl" if cfg.replacement else ""
+    return data.parent / "distilled" / f"{data.stem}-{cfg.objective}-{quant}-spc{cfg.spc}-{cfg.init}{repl}.h5"
+
+
+@app.command("distill")
+def distill_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Beam data set written by `beamsim generate`.")] = Path("data/umi.h5"),
+    spc: Annotated[Optional[int], typer.Option("--spc", help="Synthetic samples per class.")] = None,
+    bits: Annotated[Optional[int], typer.Option("--bits", help="Bits per element, 1..8 (32 with --quantizer none).")] = None,
+    objective: Annotated[Optional[str], typer.Option("--objective", help="tm | dm | dc | none.")] = None,
+    quantizer: Annotated[Optional[str], typer.Option("--quantizer", help="apot | uniform | fsq | ptq | none.")] = None,
+    init: Annotated[Optional[str], typer.Option("--init", help="real | quant-graphcut | noise | herding | kcenter.")] = None,
+    replacement: Annotated[Optional[bool], typer.Option("--replacement/--no-replacement",
+                                                        help="Repeat samples of classes with fewer than spc.")] = None,
+    iterations: Annotated[Optional[int], typer.Option("--iterations", help="Distillation iterations.")] = None,
+    encoding: Annotated[str, typer.Option("--encoding", help="Beam-map input encoding: attenuation | relative.")] = "attenuation",
+    experts: Annotated[Optional[int], typer.Option("--experts", help="Expert trajectories (tm).")] = None,
+    expert_epochs: Annotated[Optional[int], typer.Option("--expert-epochs", help="Epochs each expert trains (tm).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding distill defaults.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file [default: <data dir>/distilled/...].")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Expert cache [default: ~/.cache/beamsim/experts].")] = None,
+    eval_runs: Annotated[int, typer.Option("--eval-runs", help="Evaluate the result with this many runs (0 = no).")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint beside --out.")] = False,
+    seed: SeedOpt = 0,
+    device: DeviceOpt = "auto",
+    json_output: JsonOpt = False,
+) -> None:
+    """Distil a beam data set into a few-bit synthetic set (QuADD) and write the packed file."""
+    from beamsim.config import resolve_device
+    from beamsim.dataset import BeamDataset
+    from beamsim.distill.config import default_config, load_config
+    from beamsim.distill.quadd import QuADD
+    from beamsim.fileio import check_writable
+
+    if encoding not in ("attenuation", "relative"):
+        raise ValueError(f"unknown encoding {encoding!r}: use attenuation or relative")
+    if eval_runs < 0:
+        raise ValueError("--eval-runs must be >= 0")
+    cfg = default_config("beam")
+    if config is not None:
+        cfg = load_config(config, cfg)
+    overrides = dict(spc=spc, objective=objective, quantizer=quantizer, init=init, replacement=replacement,
+                     iterations=iterations, num_experts=experts, expert_epochs_train=expert_epochs)
+    if quantizer == "none" and bits is None:
+        overrides["bits"] = 32
+    elif bits is not None:
+        overrides["bits"] = bits
+    cfg = cfg.replace(**overrides)
+    if cfg.objective == "none":
+        cfg = cfg.replace(iterations=0)
+    dev = resolve_device(device)
+    train = BeamDataset(data, "train", encoding=encoding)
+    out = check_writable(out if out is not None else default_output(data, cfg))
+    checkpoint = out.with_name(out.name + ".ckpt.pt")
+    if resume and not QuADD(cfg, device=dev, seed=seed, checkpoint_path=checkpoint).check_resume(train):
+        stderr.print(f"no checkpoint at {checkpoint}; starting from the beginning")
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    start = time.perf_counter()
+    columns = [TextColumn("[bold]distill"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("loss {task.fields[loss]:.4g}"), TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=stderr, disable=json_output) as bar:
+        task = bar.add_task("distill", total=max(cfg.iterations, 1), loss=float("nan"))
+
+        def progress(done: int, total: int, info: dict) -> None:
+            bar.update(task, completed=done, loss=info.get("loss", float("nan")))
+
+        quadd = QuADD(cfg, device=dev, seed=seed, cache_dir=cache_dir, checkpoint_path=checkpoint, progress=progress)
+        quadd.fit(train, resume=resume)
+    described = quadd.save(out, source_sha256=train.checksum, source_path=str(data), source_samples=len(train),
+                           encoding=encoding)
+    checkpoint.unlink(missing_ok=True)
+    wall = time.perf_counter() - start
+    doc = {
+        "path": str(out),
+        "objective": cfg.objective, "quantizer": cfg.quantizer, "bits": cfg.bits, "spc": cfg.spc, "init": cfg.init,
+        "replacement": cfg.replacement, "iterations": cfg.iterations, "encoding": encoding,
+        "samples": int(quadd.labels_.numel()),
+        "payload_bits": described.get("payload_bits"),
+        "payload_bits_stored": described.get("payload_bits_stored"),
+        "file_bytes": described.get("file_bytes"),
+        "compression_ratio": described.get("compression_ratio"),
+        "best_iteration": quadd.best_iteration_,
+        "validation": [{"iteration": i, "top1": a} for i, a in quadd.validation_],
+        "timings_s": {k: round(v, 2) for k, v in quadd.timings_.items()},
+        "wall_s": round(wall, 2),
+        "device": str(dev),
+    }
+    result = None
+    if eval_runs:
+        from beamsim.experiments.evaluate import evaluate
+
+        result = evaluate(out, runs=eval_runs, device=dev, seed=seed)
+        doc["evaluation"] = result.to_dict()
+    if json_output:
+        print_json(doc)
+        return
+    rows = [(k, v) for k, v in doc.items() if k not in ("validation", "evaluation")]
+    print_table("distilled", ["field", "value"], rows)
+    if result is not None:
+        rows = [(k, f"{v['mean']:.4f} ± {v['std']:.4f}") for k, v in result.summary.items()]
+        print_table(f"evaluation: {result.runs} runs, {result.epochs} epochs, test split of {data}",
+                    ["kpi", "mean ± std"], rows)
