@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from beamsim.errors import DataFileError
-from beamsim.fileio import atomic_path
+from beamsim.fileio import atomic_path, open_hdf5
 
 __all__ = [
     "FORMAT", "FORMAT_VERSION", "INPUT_RANGE_DB", "BeamArrays", "arrays_checksum", "write_dataset",
@@ -172,16 +172,6 @@ def write_dataset(path: str | Path, arrays: BeamArrays, attrs: dict) -> str:
     return checksum
 
 
-def _open(path: str | Path) -> h5py.File:
-    path = Path(path)
-    if not path.exists():
-        raise DataFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataFileError(f"{path}: is a folder, not a data file")
-    try:
-        return h5py.File(path, "r")
-    except OSError:
-        raise DataFileError(f"{path}: not an HDF5 file (corrupt or of another format)") from None
 
 
 def _attr_text(value) -> str:
@@ -190,7 +180,7 @@ def _attr_text(value) -> str:
 
 def read_attrs(path: str | Path) -> dict:
     """The file's attributes as plain Python values (no array data is read)."""
-    with _open(path) as f:
+    with open_hdf5(path) as f:
         return {k: (_attr_text(v) if isinstance(v, (bytes, str)) else v) for k, v in f.attrs.items()}
 
 
@@ -205,7 +195,7 @@ def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dic
         malformed arrays, values out of range, checksum mismatch (each message says which).
     """
     where = str(path)
-    with _open(path) as f:
+    with open_hdf5(path) as f:
         fmt = _attr_text(f.attrs.get("format", ""))
         if fmt != FORMAT:
             found = f"format {fmt!r}" if fmt else "no 'format' attribute"

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "check_writable"]
+__all__ = ["atomic_path", "check_writable", "open_hdf5"]
 
 
 def check_writable(path: str | os.PathLike) -> Path:
@@ -48,3 +48,26 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def open_hdf5(path: str | os.PathLike):
+    """Open an HDF5 file for reading, with one clear error for each way it can fail.
+
+    Raises:
+        DataFileError: missing file, a folder, a truncated file, or not HDF5 at all.
+    """
+    import h5py
+
+    from beamsim.errors import DataFileError
+
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataFileError(f"{path}: is a folder, not a data file")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        if "truncated" in str(exc).lower():
+            raise DataFileError(f"{path}: the file is truncated (shorter than its HDF5 header says)") from None
+        raise DataFileError(f"{path}: not an HDF5 file (corrupt, truncated or of another format)") from None

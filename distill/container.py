@@ -41,7 +41,7 @@ from beamsim.distill.bits import FLOAT_BITS, compression_ratio, overhead_bits, p
 from beamsim.distill.packing import pack_codes, packed_size, unpack_codes
 from beamsim.distill.quant import MAX_BITS, Quantizer, build_quantizer, quantizer_names
 from beamsim.errors import DataFileError
-from beamsim.fileio import atomic_path
+from beamsim.fileio import atomic_path, open_hdf5
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DistilledSet", "save", "load", "read", "describe", "format_of"]
 
@@ -226,18 +226,6 @@ def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], qua
 
 # --- reading ---------------------------------------------------------------------------------
 
-def _open(path: str | Path) -> h5py.File:
-    path = Path(path)
-    if not path.exists():
-        raise DataFileError(f"{path}: no such file")
-    if path.is_dir():
-        raise DataFileError(f"{path}: is a folder, not a data file")
-    try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        if "truncated" in str(exc).lower():
-            raise DataFileError(f"{path}: the file is truncated (shorter than its HDF5 header says)") from None
-        raise DataFileError(f"{path}: not an HDF5 file (corrupt, truncated or of another format)") from None
 
 
 def _plain(value: Any) -> Any:
@@ -256,7 +244,7 @@ def format_of(path: str | Path) -> str:
     Raises:
         DataFileError: missing file or not HDF5.
     """
-    with _open(path) as f:
+    with open_hdf5(path) as f:
         return str(_plain(f.attrs.get("format", "")))
 
 
@@ -270,7 +258,7 @@ def _int_attr(attrs: dict, key: str, where: str) -> int:
 def _read_raw(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     """Attributes and arrays, with format, version, bits, sizes and checksums checked."""
     where = str(path)
-    with _open(path) as f:
+    with open_hdf5(path) as f:
         try:
             attrs = {key: _plain(value) for key, value in f.attrs.items()}
             fmt = attrs.get("format", "")
