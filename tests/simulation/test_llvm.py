@@ -28,8 +28,13 @@ def fake_lib(path: Path, machine: int = _HOST_MACHINE) -> Path:
 
 @pytest.fixture(autouse=True)
 def no_env(monkeypatch):
-    """Every test starts without DRJIT_LIBLLVM_PATH; monkeypatch restores it afterwards."""
-    monkeypatch.delenv(LLVM_ENV_VAR, raising=False)
+    """Every test starts without DRJIT_LIBLLVM_PATH; monkeypatch restores it afterwards.
+
+    setenv first, so that monkeypatch records the original state even when the variable was
+    unset: a value a test's ensure_drjit_llvm() writes must not leak into later tests.
+    """
+    monkeypatch.setenv(LLVM_ENV_VAR, "")
+    monkeypatch.delenv(LLVM_ENV_VAR)
 
 
 @pytest.mark.parametrize("name,version", [
