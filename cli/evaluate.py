@@ -24,7 +24,7 @@ def evaluate_cmd(
     test: Annotated[Optional[Path], typer.Option("--test", help="Data-set file whose test split is the test set (default: the training file's source data set).")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="Network: beamcnn | convnet3 | convnet5 | alexnet | vgg11 | resnet18.")] = "beamcnn",
     runs: Annotated[int, typer.Option("--runs", help="Independent runs (seeds); mean and std are reported.")] = 5,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default: about 3,000 steps, clipped to 30..300 epochs).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default: ceil(200,000 / training samples), clipped to 30..300).")] = None,
     encoding: Annotated[Optional[str], typer.Option("--encoding", help="relative | attenuation (default: the distilled file's, else relative).")] = None,
     precision: Annotated[str, typer.Option("--precision", help="bf16 (bfloat16 autocast in training) | fp32.")] = "bf16",
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Folder for confusion_matrix.png and rsrp_loss_cdf.png.")] = None,

@@ -67,7 +67,7 @@ def test_runs_differ_from_each_other(beam_file):
 
 
 def test_default_epochs_rule():
-    assert (default_epochs(24_000), default_epochs(3_200), default_epochs(640)) == (32, 231, 300)
+    assert (default_epochs(24_000), default_epochs(3_200), default_epochs(640)) == (30, 63, 300)
     assert default_epochs(10**7) == 30
     sizes = [10, 1000, 3000, 5000, 10000, 30000]
     assert [default_epochs(n) for n in sizes] == sorted((default_epochs(n) for n in sizes), reverse=True)
