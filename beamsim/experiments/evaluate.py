@@ -153,6 +153,8 @@ class TestSet:
         x: [N, C, E, A] float32 inputs under the stored masks; y: [N] int64 best beam.
         rsrp: [N, E, A] float32 full unmasked RSRP [dBm]; mask: [N, E, A] bool.
         num_classes: E * A. path, checksum: the file and its sha256.
+        observed: [N, E, A] float32 reported RSRP [dBm] (with measurement noise and grid when
+            the file has them; else ``rsrp``): what the trivial reference sees.
     """
 
     x: torch.Tensor
@@ -162,6 +164,7 @@ class TestSet:
     num_classes: int
     path: Path
     checksum: str
+    observed: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -217,7 +220,7 @@ def load_test_set(path: str | Path, encoding: Encoding = "relative", mask_channe
     path = Path(path)
     ds = BeamDataset(path, split="test", encoding=encoding, mask_channel=mask_channel, redraw_mask=False)
     return TestSet(x=ds.inputs, y=ds.labels, rsrp=ds.rsrp, mask=ds.mask, num_classes=ds.num_classes,
-                   path=path, checksum=ds.checksum)
+                   path=path, checksum=ds.checksum, observed=ds.observed)
 
 
 def _mask_channel(train: TrainingSet) -> bool:
@@ -417,7 +420,8 @@ def evaluate(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet
         predictions.append(pred)
         losses.append(rsrp_loss_db(pred, test_set.rsrp))
 
-    ref_scores = observed_scores(test_set.rsrp, test_set.mask)
+    reported = test_set.observed if test_set.observed is not None else test_set.rsrp
+    ref_scores = observed_scores(reported, test_set.mask)
     reference = beam_kpis(ref_scores, test_set.y, test_set.rsrp)
     return EvaluationResult(
         model=model, runs=int(runs), seed=int(seed), device=str(dev), protocol=protocol,
