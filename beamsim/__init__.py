@@ -15,6 +15,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from beamsim._lazy import lazy_attributes
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -55,8 +57,4 @@ _root = Path(__file__).resolve().parent.parent
 if (_root / "pyproject.toml").is_file() and (_root / "distill").is_dir():
     sys.meta_path.append(_SourceTreeFinder(_root))
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'beamsim' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

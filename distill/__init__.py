@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import importlib
+from beamsim._lazy import lazy_attributes
 
 _LAZY = {
     "QuADD": "beamsim.distill.quadd",
@@ -53,12 +53,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'beamsim.distill' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)

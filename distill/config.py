@@ -115,7 +115,7 @@ class DistillConfig:
     val_every: int = 50
     val_epochs: int = 30
     checkpoint_every: int = 25
-    graphcut_lambda: float = 0.5
+    graphcut_lambda: float = 1.0
 
     def __post_init__(self) -> None:
         _need(self.objective in OBJECTIVES, f"unknown objective {self.objective!r}: use one of {', '.join(OBJECTIVES)}")

@@ -6,7 +6,7 @@ The evaluation function is ``beamsim.evaluate`` (``beamsim.experiments.evaluate`
 
 from __future__ import annotations
 
-import importlib
+from beamsim._lazy import lazy_attributes
 
 _LAZY = {
     "EvaluationResult": "beamsim.experiments.evaluate",
@@ -21,8 +21,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'beamsim.experiments' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(globals(), _LAZY)
