@@ -140,3 +140,12 @@ def test_random_mask_dataset_redraws_on_train_only(tmp_path):
     test = BeamDataset(tmp_path / "r.h5", "test")
     assert not test.redraw_mask
     assert torch.equal(test[0][0], test[0][0])
+
+
+def test_outputs_get_the_usual_file_mode(tmp_path):
+    import os
+
+    write_dataset(tmp_path / "m.h5", small_arrays(), ATTRS)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "m.h5").stat().st_mode & 0o777 == 0o666 & ~umask
