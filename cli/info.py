@@ -52,7 +52,9 @@ def info_cmd(
         if json_output:
             print_json(doc)
             return
-        print_table(f"{file}", ["field", "value"], [(k, v) for k, v in doc.items()])
+        print_table(f"{file}", ["field", "value"], [(k, v) for k, v in doc.items() if k != "bytes"])
+        if "bytes" in doc:  # patch-quantized set (beamsim compress): where the bytes go
+            print_table("bytes", ["part", "bytes"], list(doc["bytes"].items()))
         return
     found = f"format {fmt!r}" if fmt else "no 'format' attribute"
     raise DataFileError(f"{file}: not a beamsim file ({found}; expected 'beamsim.dataset' or 'beamsim.distilled')")

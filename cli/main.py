@@ -7,6 +7,7 @@ from beamsim.cli._app import ERRORS, app
 # Command groups: each file registers its commands on `app` (or adds a sub-typer).
 from beamsim.cli import bench as _bench  # noqa: F401
 from beamsim.cli import bench_quant as _bench_quant  # noqa: F401
+from beamsim.cli import compress as _compress  # noqa: F401
 from beamsim.cli import distill as _distill  # noqa: F401
 from beamsim.cli import evaluate as _evaluate  # noqa: F401
 from beamsim.cli import generate as _generate  # noqa: F401

@@ -6,7 +6,9 @@
 - :func:`save`, :func:`load`, :func:`describe`: the distilled-data file
   (:mod:`beamsim.distill.container`);
 - the quantizers and their registry (:mod:`beamsim.distill.quant`);
-- bit accounting (:mod:`beamsim.distill.bits`) and code packing (:mod:`beamsim.distill.packing`).
+- bit accounting (:mod:`beamsim.distill.bits`) and code packing (:mod:`beamsim.distill.packing`);
+- :class:`PatchCompressor` and :class:`CompressConfig`: patch-wise post-training quantization
+  of a finished set (:mod:`beamsim.distill.ptq`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ _LAZY = {
     "payload_bits": "beamsim.distill.bits",
     "overhead_bits": "beamsim.distill.bits",
     "compression_ratio": "beamsim.distill.bits",
+    "PatchCompressor": "beamsim.distill.ptq",
+    "CompressConfig": "beamsim.distill.ptq",
     "pack_codes": "beamsim.distill.packing",
     "unpack_codes": "beamsim.distill.packing",
 }

@@ -21,6 +21,10 @@ float32 [k]) instead of codes, with ``quantizer = "none"`` and ``bits = 32``.
 
 :func:`load` decodes with the stored quantizer's own ``decode``, so the values equal the
 quantizer's (eval-mode) forward output bit for bit.
+
+A file with a ``codec`` attribute holds a patch-quantized set (PAQ/GAQ, optionally
+range-coded) written by :mod:`beamsim.distill.ptq`; :func:`read`, :func:`load` and
+:func:`describe` hand such files to :mod:`beamsim.distill.ptq.file`.
 """
 
 from __future__ import annotations
@@ -248,6 +252,12 @@ def format_of(path: str | Path) -> str:
         return str(_plain(f.attrs.get("format", "")))
 
 
+def _codec(path: str | Path) -> str:
+    """The ``codec`` attribute ('' for the container's own files; see :mod:`beamsim.distill.ptq.file`)."""
+    with open_hdf5(path) as f:
+        return str(_plain(f.attrs.get("codec", "")))
+
+
 def _int_attr(attrs: dict, key: str, where: str) -> int:
     value = attrs.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -357,6 +367,10 @@ def read(path: str | Path, device: str | torch.device | None = None) -> Distille
         DataFileError: missing, truncated or foreign file; wrong format or version; bits
             outside 1..8; sizes that do not add up; checksum mismatch (each message says which).
     """
+    if _codec(path):
+        from beamsim.distill.ptq.file import read_compressed
+
+        return read_compressed(path, device=device)
     where = str(path)
     attrs, arrays = _read_raw(path)
     n, shape = attrs["num_samples"], tuple(attrs["input_shape"])
@@ -417,7 +431,14 @@ def describe(path: str | Path) -> dict:
     at 32 bits / stored bits), compression_ratio_papers (full set / N d b),
     compression_ratio_file (full set / file bytes), objective, spc, seed, source_sha256,
     config, settings. Ratios are None when the full-set size was not recorded.
+
+    A patch-quantized file (``codec`` attribute) adds codec, entropy, patch, groups and the
+    byte breakdown ``bytes`` (see :func:`beamsim.distill.ptq.file.describe_compressed`).
     """
+    if _codec(path):
+        from beamsim.distill.ptq.file import describe_compressed
+
+        return describe_compressed(path)
     attrs, arrays = _read_raw(path)
     shape = [int(s) for s in attrs["input_shape"]]
     d = int(np.prod(shape))

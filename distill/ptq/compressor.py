@@ -1,0 +1,154 @@
+"""The patch-wise post-training compressor: PAQ/GAQ, refinement, range coding, a byte budget.
+
+A plug-in for any finished synthetic set (the second paper's pipeline): pick the samples and
+groups that fit the budget (:mod:`.budget`), refine the chosen set for quantization
+(:mod:`.refine`, before grouping), group and quantize its patches (:mod:`.gaq`, :mod:`.paq`)
+and range-code the codes (:mod:`.coder`).
+
+>>> g = torch.Generator().manual_seed(0)
+>>> x, y = torch.rand(8, 1, 8, 8, generator=g), torch.arange(4).repeat_interleave(2)
+>>> comp = PatchCompressor(CompressConfig(bits=2, refine=False), generator=g).fit(x, y)
+>>> comp.sizes_.payload <= 8 * 64 * 4, comp.decode()[0].shape
+(True, torch.Size([8, 1, 8, 8]))
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from beamsim.config import make_generator
+from beamsim.distill.ptq import coder
+from beamsim.distill.ptq.budget import build_pool, quantize_set, search_groups, search_samples, select_per_class
+from beamsim.distill.ptq.config import CompressConfig
+from beamsim.distill.ptq.patches import PatchLayout
+from beamsim.distill.ptq.quantized import ByteSizes, QuantizedSet
+from beamsim.distill.ptq.refine import feature_model, refine
+
+__all__ = ["PatchCompressor"]
+
+
+class PatchCompressor:
+    """Estimator: ``PatchCompressor(config).fit(x, y) -> self``.
+
+    Args:
+        config: settings (defaults: 2 bits, automatic patch and groups, refinement and range
+            coding on, a budget of the float32 input set).
+        device: where the refinement network runs (the config's when None).
+        generator: CPU ``torch.Generator`` for the order of extra rows, the refinement
+            network and k-means (the config seed when None). Same state, same output bytes.
+        model: the refinement's feature network (a fresh random one when None).
+
+    Attributes (after :meth:`fit`):
+        quantized_: the :class:`~.quantized.QuantizedSet` (rows grouped by class).
+        stream_: the range-coded codes (bytes), or None without entropy coding.
+        labels_: [N'] int64 labels; counts_: [C] int64 samples per class.
+        samples_per_class_: ``k``; groups_: parameter pairs used; codec_: ``"paq"``/``"gaq"``.
+        sizes_: :class:`~.quantized.ByteSizes` of what is stored (the real coded length).
+        budget_bytes_: the budget; num_classes_: ``C``.
+        distilled_rows_, extra_rows_: how many of the rows come from the input set and how
+            many from the extra real rows.
+        refine_history_: feature loss before each refinement step and after the last
+            (empty without refinement).
+        evaluations_: sets quantized by the search.
+    """
+
+    def __init__(self, config: CompressConfig | None = None, *, device: str | torch.device | None = None,
+                 generator: torch.Generator | None = None, model: nn.Module | None = None) -> None:
+        self.config = CompressConfig() if config is None else config
+        self.device = device
+        self.generator = generator
+        self.model = model
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor, *, num_classes: int | None = None,
+            extra_x: torch.Tensor | None = None, extra_y: torch.Tensor | None = None) -> "PatchCompressor":
+        """Compress a set.
+
+        Args:
+            x: [N, C, H, W] float finished synthetic set (beam maps [N, 1, 8, 8] in [0, 1]).
+            y: [N] int labels.
+            num_classes: ``C`` (default: largest label + 1).
+            extra_x, extra_y: [M, C, H, W] real rows and their labels that may be added when
+                the budget holds more than ``N`` samples (see :mod:`.budget`).
+
+        Returns:
+            self.
+
+        Raises:
+            ValueError: bad shapes, or a budget too small for one sample per class.
+        """
+        cfg = self.config
+        PatchLayout.build(x, cfg.patch)  # validates x
+        gen = make_generator() if self.generator is None else self.generator
+        n, d = int(x.shape[0]), int(x[0].numel())
+        labels = torch.as_tensor(y).long().cpu()
+        top = max(int(labels.max()), int(extra_y.max()) if extra_y is not None and len(extra_y) else -1) + 1
+        num_classes = top if num_classes is None else int(num_classes)
+        if num_classes < top:
+            raise ValueError(f"num_classes={num_classes} but a label is {top - 1}; raise num_classes")
+        budget = n * d * 4 if cfg.budget_bytes is None else cfg.budget_bytes
+        pool_x, pool_y, distilled = build_pool(x, labels, extra_x, extra_y, generator=gen)
+        fixed = None if cfg.groups == "auto" else int(cfg.groups)
+        k, evaluations = search_samples(pool_x, pool_y, budget, cfg, groups=fixed or 1, num_classes=num_classes,
+                                        generator=gen)
+        history: list[float] = []
+        model = self.model
+        if cfg.refine and model is None:
+            model = feature_model(pool_x[:1], cfg.refine_model, num_classes, gen)
+        while True:
+            index = select_per_class(pool_y, k)
+            chosen = pool_x[index]
+            if not cfg.refine:
+                break
+            layout = PatchLayout.build(chosen, cfg.patch, cfg.constants_once)
+            refined, history = refine(chosen, cfg.bits, layout=layout, steps=cfg.refine_steps, lr=cfg.refine_lr,
+                                      batch_size=cfg.refine_batch, model=model, device=self.device)
+            evaluations += 1
+            if quantize_set(refined, cfg, fixed or 1, gen, num_classes)[1].payload <= budget or k == 1:
+                chosen = refined
+                break
+            k -= 1  # refinement made the codes costlier: one sample per class less
+        if fixed is None:
+            groups, more = search_groups(chosen, budget, cfg, num_classes=num_classes, generator=gen)
+            evaluations += more
+        else:
+            groups = fixed
+        quantized, bound = quantize_set(chosen, cfg, groups, gen, num_classes)
+        if bound.payload > budget:
+            raise ValueError(f"the compressed set takes {bound.payload} bytes, more than the budget of {budget} "
+                             "bytes; raise --budget-bytes or use --no-refine")
+        stream = coder.encode(quantized.codes.numpy(), cfg.bits) if cfg.entropy else None
+        self.quantized_: QuantizedSet = quantized
+        self.stream_: bytes | None = stream
+        self.labels_ = pool_y[index]
+        self.counts_ = torch.bincount(self.labels_, minlength=num_classes)
+        self.num_classes_ = num_classes
+        self.samples_per_class_ = k
+        self.groups_ = quantized.num_groups
+        self.codec_ = quantized.codec
+        self.sizes_: ByteSizes = quantized.sizes(None if stream is None else len(stream), num_classes)
+        self.budget_bytes_ = int(budget)
+        self.distilled_rows_ = int(distilled[index].sum())
+        self.extra_rows_ = int(len(index) - self.distilled_rows_)
+        self.refine_history_ = history
+        self.evaluations_ = evaluations + 1
+        return self
+
+    def decode(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x [N', C, H, W] float32, y [N'] int64): what :func:`beamsim.distill.load` returns
+        for the saved file."""
+        return self.quantized_.decode(), self.labels_.clone()
+
+    def save(self, path: str | Path, **metadata) -> dict:
+        """Write the compressed set (see :func:`.file.save_compressed` for ``metadata``).
+
+        Returns:
+            :func:`beamsim.distill.container.describe` of the written file.
+        """
+        from beamsim.distill.ptq.file import save_compressed
+
+        return save_compressed(path, self.quantized_, self.counts_, stream=self.stream_, config=self.config,
+                               budget_bytes=self.budget_bytes_, samples_per_class=self.samples_per_class_,
+                               **metadata)
