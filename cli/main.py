@@ -13,6 +13,7 @@ from beamsim.cli import evaluate as _evaluate  # noqa: F401
 from beamsim.cli import generate as _generate  # noqa: F401
 from beamsim.cli import info as _info  # noqa: F401
 from beamsim.cli import scenarios as _scenarios  # noqa: F401
+from beamsim.cli import study as _study  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:
