@@ -18,7 +18,7 @@ __all__ = ["generate_cmd", "merge_cmd"]
 def generate_cmd(
     scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name (see `beamsim scenarios`) or a TOML file.")] = "umi",
     samples: Annotated[Optional[int], typer.Option("--samples", "-n", help="Number of samples (default: the scenario's, 30,000 for umi).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output HDF5 file [default: data/<scenario>.h5].")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output HDF5 file (default: data/<scenario>.h5).")] = None,
     mask: Annotated[Optional[str], typer.Option("--mask", help="fixed (checkerboard Set B) | random (per sample).")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="random | blocks (spatial 40 m blocks).")] = None,
     shard: Annotated[Optional[str], typer.Option("--shard", help="Run only shard i/n (0-based); join with `beamsim merge`.")] = None,

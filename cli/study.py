@@ -24,14 +24,14 @@ study_app = typer.Typer(help="Studies: rate-distortion, imbalance, baselines (re
 app.add_typer(study_app, name="study")
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Beam data set written by `beamsim generate`.")]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder [default: runs/study-<name>].")]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: runs/study-<name>).")]
 RunsOpt = Annotated[int, typer.Option("--runs", help="Evaluation runs per point (mean ± std).")]
-IterationsOpt = Annotated[Optional[int], typer.Option("--iterations", help="Distillation iterations [default: the distill config's].")]
-ObjectiveOpt = Annotated[Optional[str], typer.Option("--objective", help="Distillation objective: tm | dm | dc [default: the distill config's].")]
-EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Evaluation epochs [default: by training-set size].")]
+IterationsOpt = Annotated[Optional[int], typer.Option("--iterations", help="Distillation iterations (default: the distill config's).")]
+ObjectiveOpt = Annotated[Optional[str], typer.Option("--objective", help="Distillation objective: tm | dm | dc (default: the distill config's).")]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Evaluation epochs (default: by training-set size).")]
 EncodingOpt = Annotated[str, typer.Option("--encoding", help="Beam-map input encoding: attenuation | relative.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding the distill defaults.")]
-CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Expert cache [default: ~/.cache/beamsim/experts].")]
+CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Expert cache (default: ~/.cache/beamsim/experts).")]
 QuantizerOpt = Annotated[str, typer.Option("--quantizer", help="Quantizer of the grid: apot | uniform | fsq | ptq.")]
 
 
@@ -166,7 +166,7 @@ def imbalance_cmd(
 def baselines_cmd(
     spc: Annotated[int, typer.Option("--spc", help="Samples per class of coresets and distillations.")] = 50,
     bits: Annotated[int, typer.Option("--bits", help="Bits per element of the quantized distillations (2..8).")] = 6,
-    methods: Annotated[Optional[str], typer.Option("--methods", help="Comma-separated subset of the rows [default: all].")] = None,
+    methods: Annotated[Optional[str], typer.Option("--methods", help="Comma-separated subset of the rows (default: all).")] = None,
     data: DataOpt = Path("data/umi.h5"),
     out: OutOpt = None,
     runs: RunsOpt = 3,

@@ -114,3 +114,14 @@ def test_bench_generate_json(tiny_scenario_file):
     for key in ("pipeline_samples_per_s", "sionna_samples_per_s", "ratio", "seconds_sionna", "device"):
         assert key in doc
     assert 0 < doc["ratio"] <= 1.0
+
+
+def test_help_shows_defaults_written_in_option_help():
+    # rich reads "[...]" in help text as markup and drops it; defaults are written "(default: ...)"
+    from typer.testing import CliRunner
+
+    from beamsim.cli.main import app
+
+    result = CliRunner().invoke(app, ["generate", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "data/<scenario>.h5" in result.output
