@@ -1,4 +1,4 @@
-"""``beamsim distill``: QuADD on a beam data set."""
+"""``beamsim distill``: QuADD on a beam data set (``--data``) or an image set (``--dataset``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from beamsim.cli._app import app
 from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
 from beamsim.cli._output import print_json, print_table, stderr
 
-__all__ = ["distill_cmd", "default_output"]
+__all__ = ["distill_cmd", "default_output", "default_image_output", "DATASET_CHOICES"]
+
+#: ``--dataset`` values: ``beam`` (a file written by ``beamsim generate``) or an image set.
+DATASET_CHOICES = ("beam", "digits", "cifar10", "cifar100", "imagefolder")
 
 
 def default_output(data: Path, cfg) -> Path:
@@ -22,10 +25,22 @@ def default_output(data: Path, cfg) -> Path:
     return data.parent / "distilled" / f"{data.stem}-{cfg.objective}-{quant}-spc{cfg.spc}-{cfg.init}{repl}.h5"
 
 
+def default_image_output(dataset: str, cfg) -> Path:
+    """``distilled/<dataset>-<objective>-<quantizer><bits>-ipc<ipc>-<init>.h5`` (in the current folder)."""
+    quant = "f32" if cfg.quantizer == "none" else f"{cfg.quantizer}{cfg.bits}"
+    repl = "-repl" if cfg.replacement else ""
+    return Path("distilled") / f"{dataset}-{cfg.objective}-{quant}-ipc{cfg.spc}-{cfg.init}{repl}.h5"
+
+
 @app.command("distill")
 def distill_cmd(
-    data: Annotated[Path, typer.Option("--data", help="Beam data set written by `beamsim generate`.")] = Path("data/umi.h5"),
-    spc: Annotated[Optional[int], typer.Option("--spc", help="Synthetic samples per class.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Beam data set written by `beamsim generate` [default: data/umi.h5].")] = None,
+    dataset: Annotated[str, typer.Option("--dataset", help="beam (--data) | digits | cifar10 | cifar100 | imagefolder (--data-root).")] = "beam",
+    data_root: Annotated[Optional[Path], typer.Option("--data-root", help="Image folder: CIFAR 'python version' folders, or DIR/train/<class>/, DIR/val/<class>/.")] = None,
+    image_size: Annotated[Optional[int], typer.Option("--image-size", help="Side of the images (imagefolder; default 128).")] = None,
+    zca: Annotated[Optional[bool], typer.Option("--zca/--no-zca", help="ZCA whitening of images [default: on for cifar/imagefolder, off for digits].")] = None,
+    spc: Annotated[Optional[int], typer.Option("--spc", "--ipc", help="Synthetic samples (images) per class.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", help="Network of the objective [default: beamcnn; convnet3 for images up to 64 px, convnet5 above].")] = None,
     bits: Annotated[Optional[int], typer.Option("--bits", help="Bits per element, 1..8 (32 with --quantizer none).")] = None,
     objective: Annotated[Optional[str], typer.Option("--objective", help="tm | dm | dc | none.")] = None,
     quantizer: Annotated[Optional[str], typer.Option("--quantizer", help="apot | uniform | fsq | ptq | none.")] = None,
@@ -33,7 +48,7 @@ def distill_cmd(
     replacement: Annotated[Optional[bool], typer.Option("--replacement/--no-replacement",
                                                         help="Repeat samples of classes with fewer than spc.")] = None,
     iterations: Annotated[Optional[int], typer.Option("--iterations", help="Distillation iterations.")] = None,
-    encoding: Annotated[str, typer.Option("--encoding", help="Beam-map input encoding: attenuation | relative.")] = "attenuation",
+    encoding: Annotated[Optional[str], typer.Option("--encoding", help="Beam-map input encoding: attenuation | relative [default: attenuation].")] = None,
     experts: Annotated[Optional[int], typer.Option("--experts", help="Expert trajectories (tm).")] = None,
     expert_epochs: Annotated[Optional[int], typer.Option("--expert-epochs", help="Epochs each expert trains (tm).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding distill defaults.")] = None,
@@ -45,22 +60,42 @@ def distill_cmd(
     device: DeviceOpt = "auto",
     json_output: JsonOpt = False,
 ) -> None:
-    """Distil a beam data set into a few-bit synthetic set (QuADD) and write the packed file."""
+    """Distil a beam data set or an image set into a few-bit synthetic set (QuADD) and write the packed file."""
     from beamsim.config import resolve_device
-    from beamsim.dataset import BeamDataset
     from beamsim.distill.config import default_config, load_config
     from beamsim.distill.quadd import QuADD
     from beamsim.fileio import check_writable
 
-    if encoding not in ("attenuation", "relative"):
-        raise ValueError(f"unknown encoding {encoding!r}: use attenuation or relative")
+    if dataset not in DATASET_CHOICES:
+        raise ValueError(f"unknown --dataset {dataset!r}: use one of {', '.join(DATASET_CHOICES)}")
+    image = dataset != "beam"
+    if image:
+        for given, flag in ((data, "--data"), (encoding, "--encoding")):
+            if given is not None:
+                raise ValueError(f"{flag} applies to beam data sets; --dataset {dataset} reads --data-root")
+    else:
+        for given, flag in ((data_root, "--data-root"), (image_size, "--image-size"), (zca, "--zca/--no-zca")):
+            if given is not None:
+                raise ValueError(f"{flag} applies to image sets (--dataset digits|cifar10|cifar100|imagefolder)")
+        encoding = encoding if encoding is not None else "attenuation"
+        if encoding not in ("attenuation", "relative"):
+            raise ValueError(f"unknown encoding {encoding!r}: use attenuation or relative")
+        data = data if data is not None else Path("data/umi.h5")
     if eval_runs < 0:
         raise ValueError("--eval-runs must be >= 0")
-    cfg = default_config("beam")
+    spec = None
+    if image:
+        from beamsim.distill.data.spec import DSA_STRATEGY, ImageSpec, default_model
+
+        spec = ImageSpec(dataset, data_root=str(data_root) if data_root is not None else "",  # type: ignore[arg-type]
+                         image_size=image_size, zca=zca)
+        cfg = default_config("image", model=default_model(spec.image_size), dsa_strategy=DSA_STRATEGY[dataset])
+    else:
+        cfg = default_config("beam")
     if config is not None:
         cfg = load_config(config, cfg)
     overrides = dict(spc=spc, objective=objective, quantizer=quantizer, init=init, replacement=replacement,
-                     iterations=iterations, num_experts=experts, expert_epochs_train=expert_epochs)
+                     iterations=iterations, num_experts=experts, expert_epochs_train=expert_epochs, model=model)
     if quantizer == "none" and bits is None:
         overrides["bits"] = 32
     elif bits is not None:
@@ -68,9 +103,25 @@ def distill_cmd(
     cfg = cfg.replace(**overrides)
     if cfg.objective == "none":
         cfg = cfg.replace(iterations=0)
+    from beamsim.models import list_models
+
+    if cfg.model not in list_models():
+        raise ValueError(f"unknown model {cfg.model!r}; known models: {', '.join(list_models())}")
     dev = resolve_device(device)
-    train = BeamDataset(data, "train", encoding=encoding)
-    out = check_writable(out if out is not None else default_output(data, cfg))
+    if spec is not None:
+        from beamsim.distill.data.spec import load_image_data
+
+        images = load_image_data(spec, device=dev)
+        train = images.train
+        source = spec.source
+        out = check_writable(out if out is not None else default_image_output(dataset, cfg))
+    else:
+        from beamsim.dataset import BeamDataset
+
+        images = None
+        train = BeamDataset(data, "train", encoding=encoding)
+        source = str(data)
+        out = check_writable(out if out is not None else default_output(data, cfg))
     checkpoint = out.with_name(out.name + ".ckpt.pt")
     if resume and not QuADD(cfg, device=dev, seed=seed, checkpoint_path=checkpoint).check_resume(train):
         stderr.print(f"no checkpoint at {checkpoint}; starting from the beginning")
@@ -88,14 +139,19 @@ def distill_cmd(
 
         quadd = QuADD(cfg, device=dev, seed=seed, cache_dir=cache_dir, checkpoint_path=checkpoint, progress=progress)
         quadd.fit(train, resume=resume)
-    described = quadd.save(out, source_sha256=train.checksum, source_path=str(data), source_samples=len(train),
-                           encoding=encoding)
+    if images is not None:
+        described = quadd.save(out, source_sha256=images.checksum, source_path=spec.data_root, source_samples=len(train),
+                               extra={"dataset": images.settings()}, class_names=images.class_names)
+    else:
+        described = quadd.save(out, source_sha256=train.checksum, source_path=str(data), source_samples=len(train),
+                               encoding=encoding)
     checkpoint.unlink(missing_ok=True)
     wall = time.perf_counter() - start
     doc = {
-        "path": str(out),
+        "path": str(out), "dataset": dataset, "model": cfg.model,
         "objective": cfg.objective, "quantizer": cfg.quantizer, "bits": cfg.bits, "spc": cfg.spc, "init": cfg.init,
-        "replacement": cfg.replacement, "iterations": cfg.iterations, "encoding": encoding,
+        "replacement": cfg.replacement, "iterations": cfg.iterations,
+        **({"encoding": encoding} if not image else {"zca": spec.zca, "image_size": spec.image_size}),
         "samples": int(quadd.labels_.numel()),
         "payload_bits": described.get("payload_bits"),
         "payload_bits_stored": described.get("payload_bits_stored"),
@@ -120,5 +176,5 @@ def distill_cmd(
     print_table("distilled", ["field", "value"], rows)
     if result is not None:
         rows = [(k, f"{v['mean']:.4f} ± {v['std']:.4f}") for k, v in result.summary.items()]
-        print_table(f"evaluation: {result.runs} runs, {result.epochs} epochs, test split of {data}",
+        print_table(f"evaluation: {result.runs} runs, {result.epochs} epochs, {result.model}, test split of {source}",
                     ["kpi", "mean ± std"], rows)

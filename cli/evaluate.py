@@ -1,4 +1,5 @@
-"""``beamsim evaluate``: train fresh networks on a training set, report beam KPIs on real test data."""
+"""``beamsim evaluate``: train fresh networks on a training set, report beam KPIs (or image
+top-1/top-5/macro F1) on real test data."""
 
 from __future__ import annotations
 
@@ -22,17 +23,20 @@ _DB = {"rsrp_loss_db": "RSRP loss, mean (dB)", "rsrp_loss_p95_db": "RSRP loss, 9
 def evaluate_cmd(
     train: Annotated[Path, typer.Option("--train", help="Training set: a data-set file (its train split) or a distilled file.")],
     test: Annotated[Optional[Path], typer.Option("--test", help="Data-set file whose test split is the test set (default: the training file's source data set).")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Network: beamcnn | convnet3 | convnet5 | alexnet | vgg11 | resnet18.")] = "beamcnn",
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Network: beamcnn | convnet3 | convnet5 | alexnet | vgg11 | resnet18 [default: beamcnn; images: the distilled file's network].")] = None,
     runs: Annotated[int, typer.Option("--runs", help="Independent runs (seeds); mean and std are reported.")] = 5,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default: ceil(200,000 / training samples), clipped to 30..300).")] = None,
     encoding: Annotated[Optional[str], typer.Option("--encoding", help="relative | attenuation (default: the distilled file's, else relative).")] = None,
     precision: Annotated[str, typer.Option("--precision", help="bf16 (bfloat16 autocast in training) | fp32.")] = "bf16",
+    augment: Annotated[str, typer.Option("--augment", help="auto (DSA for images, none for beam maps) | dsa | none.")] = "auto",
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Folder for confusion_matrix.png and rsrp_loss_cdf.png.")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     json_output: JsonOpt = False,
 ) -> None:
-    """Train fresh networks on a training set and test them on a real test split (3GPP beam KPIs)."""
+    """Train fresh networks on a training set and test them on a real test split (3GPP beam KPIs;
+    top-1, top-5 and macro F1 for image sets)."""
+    from beamsim.config import resolve_device
     from beamsim.experiments.evaluate import default_epochs, evaluate, prepare
 
     if runs < 1:
@@ -43,21 +47,29 @@ def evaluate_cmd(
         raise ValueError(f"--precision must be 'bf16' or 'fp32', not {precision!r}")
     if encoding is not None and encoding not in ("relative", "attenuation"):
         raise ValueError(f"--encoding must be 'relative' or 'attenuation', not {encoding!r}")
+    if augment not in ("auto", "dsa", "none"):
+        raise ValueError(f"--augment must be 'auto', 'dsa' or 'none', not {augment!r}")
     from beamsim.models import list_models
 
-    if model not in list_models():
+    if model is not None and model not in list_models():
         raise ValueError(f"unknown model {model!r}; known models: {', '.join(list_models())}")
-    train_set, test_set = prepare(train, test, encoding)  # every file checked before any training
+    dev = resolve_device(device)
+    train_set, test_set = prepare(train, test, encoding, device=dev)  # every file checked before any training
     n_epochs = epochs if epochs is not None else default_epochs(len(train_set))
-    with progress_bar(f"evaluate {model}", total=runs * n_epochs, enabled=not json_output) as advance:
+    with progress_bar(f"evaluate {model or ''}".strip(), total=runs * n_epochs, enabled=not json_output) as advance:
         result = evaluate(train_set, test_set, model=model, runs=runs, epochs=n_epochs,
-                          device=device, seed=seed, precision=precision,  # type: ignore[arg-type]
+                          device=dev, seed=seed, precision=precision, augment=augment,  # type: ignore[arg-type]
                           on_epoch=lambda _run, _epoch: advance(1))
     written = []
     if plot is not None:
-        from beamsim.experiments.plots import write_evaluation_plots
+        from beamsim.experiments.plots import plot_confusion_matrix, write_evaluation_plots
 
-        written = write_evaluation_plots(result, plot)
+        if result.modality == "image":
+            label = f"{result.model} ({result.runs} run{'s' if result.runs != 1 else ''})"
+            written = [plot_confusion_matrix(result.predictions, result.labels, result.num_classes,
+                                             Path(plot) / "confusion_matrix.png", title=f"Confusion matrix, {label}")]
+        else:
+            written = write_evaluation_plots(result, plot)
     if json_output:
         doc = result.to_dict()
         if written:
@@ -81,15 +93,18 @@ def _print_result(result) -> None:
     p = result.protocol
     title = (f"{result.model} trained on {result.train} ({result.train_samples:,} samples), "
              f"tested on {result.test} ({result.test_samples:,} samples); {result.runs} run(s), mean ± std")
+    image = result.modality == "image"
     rows = []
     for name in summary:
         label = _PERCENT.get(name) or _DB.get(name, name)
         unit = " (%)" if name in _PERCENT else ""
-        rows.append((label + unit, _fmt(name, summary[name]), _fmt(name, result.reference[name])))
-    print_table(title, ["KPI", result.model, "strongest observed beam"], rows)
+        row = (label + unit, _fmt(name, summary[name]))
+        rows.append(row if image else row + (_fmt(name, result.reference[name]),))
+    print_table(title, ["KPI", result.model] + ([] if image else ["strongest observed beam"]), rows)
     secs = result.seconds_per_run
+    data = f"DSA {p.augment[4:]}" if p.augment.startswith("dsa:") else f"encoding {result.encoding}"
     stdout.print(f"protocol: {p.epochs} epochs, batch {p.batch_size}, {p.optimizer} lr {p.lr:g} "
                  f"({p.schedule}), weight decay {p.weight_decay:g}, label smoothing {p.label_smoothing:g}, "
-                 f"{'bf16 autocast' if p.precision == 'bf16' else 'float32'}; encoding {result.encoding}; seed {result.seed}")
+                 f"{'bf16 autocast' if p.precision == 'bf16' else 'float32'}; {data}; seed {result.seed}")
     stdout.print(f"training time: {sum(secs) / len(secs):.1f} s per run on {result.device} "
                  f"({result.threads} thread{'s' if result.threads != 1 else ''})")

@@ -77,6 +77,11 @@ class DistillConfig:
 
     Checkpointing:
         checkpoint_every: iterations between checkpoints (0 = off).
+
+    Images (``distill/defaults/image.toml``):
+        dsa: differentiable siamese augmentation in the objectives, the experts and the
+            validation model (never for beam maps).
+        dsa_strategy: DSA op groups joined by ``_`` (see :mod:`beamsim.distill.data.augment`).
     """
 
     objective: Objective = "dm"
@@ -116,6 +121,8 @@ class DistillConfig:
     val_epochs: int = 30
     checkpoint_every: int = 25
     graphcut_lambda: float = 1.0
+    dsa: bool = False
+    dsa_strategy: str = "color_crop_cutout_flip_scale_rotate"
 
     def __post_init__(self) -> None:
         _need(self.objective in OBJECTIVES, f"unknown objective {self.objective!r}: use one of {', '.join(OBJECTIVES)}")
@@ -146,6 +153,10 @@ class DistillConfig:
         _need(0 <= self.val_fraction < 0.5, "val_fraction must lie in [0, 0.5)")
         _need(self.val_every >= 1 and self.checkpoint_every >= 0, "val_every must be >= 1, checkpoint_every >= 0")
         _need(self.graphcut_lambda >= 0, "graphcut_lambda must be >= 0")
+        _need(isinstance(self.dsa, bool), f"dsa must be true or false, not {self.dsa!r}")
+        from beamsim.distill.data.augment import DSAConfig
+
+        DSAConfig(strategy=self.dsa_strategy)  # raises ValueError naming the known op groups
 
     @property
     def quantized_in_loop(self) -> bool:
@@ -162,10 +173,22 @@ class DistillConfig:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every field, except the image-only ones (:data:`_LATER_FIELDS`) while they hold their
+        defaults: so a beam run writes the same bytes (config text, checkpoint fingerprint) as
+        before those fields existed."""
+        out = dataclasses.asdict(self)
+        for name in _LATER_FIELDS:
+            if out[name] == _DEFAULTS[name]:
+                del out[name]
+        return out
 
     def to_toml(self) -> str:
         return tomlio.dumps(self.as_dict())
+
+
+#: Fields added after the first distilled-file version; written only when set.
+_LATER_FIELDS = ("dsa", "dsa_strategy")
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig)}
 
 
 def load_config(path: str | Path, base: DistillConfig | None = None) -> DistillConfig:

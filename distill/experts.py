@@ -71,6 +71,8 @@ class ExpertSettings:
         weight_decay: L2 penalty (SGD's ``weight_decay``), >= 0.
         batch_size: samples per step, >= 1.
         label_smoothing: of the cross-entropy, in [0, 1).
+        augment: ``none``, or a DSA strategy such as ``dsa:color_crop_cutout_flip_scale_rotate``
+            (images: every training batch is augmented, as MTT trains its experts).
     """
 
     model: str = "beamcnn"
@@ -81,6 +83,7 @@ class ExpertSettings:
     weight_decay: float = 0.0
     batch_size: int = 256
     label_smoothing: float = 0.0
+    augment: str = "none"
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model:
@@ -97,6 +100,20 @@ class ExpertSettings:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {self.label_smoothing!r}")
+        if self.augment != "none":
+            if not self.augment.startswith("dsa:"):
+                raise ValueError(f"augment must be 'none' or 'dsa:<strategy>', got {self.augment!r}")
+            from beamsim.distill.data.augment import DSAConfig
+
+            DSAConfig(strategy=self.augment[4:])
+
+    def augmenter(self) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
+        """The batch augmentation ``augment(x, generator)`` of :func:`train_model`, or None."""
+        if self.augment == "none":
+            return None
+        from beamsim.distill.data.augment import DSA
+
+        return DSA(strategy=self.augment[4:])
 
 
 @dataclass(frozen=True)
@@ -134,6 +151,8 @@ def expert_cache_key(data_key: str, settings: ExpertSettings, seed: int, index: 
     False
     """
     recipe = {k: v for k, v in dataclasses.asdict(settings).items() if k not in ("num_experts", "epochs")}
+    if recipe["augment"] == "none":  # keys of unaugmented experts are those of before the field existed
+        del recipe["augment"]
     payload = {"version": CACHE_VERSION, "data_key": str(data_key), "settings": recipe,
                "seed": int(seed), "index": int(index), "input_shape": [int(s) for s in input_shape],
                "num_classes": int(num_classes)}
@@ -184,7 +203,8 @@ def _train_one(x: torch.Tensor, y: torch.Tensor, num_classes: int, settings: Exp
 
     train_model(model, x, y, epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
                 weight_decay=settings.weight_decay, label_smoothing=settings.label_smoothing, optimizer="sgd",
-                momentum=settings.momentum, schedule="constant", generator=generator, device=device, on_epoch=record)
+                momentum=settings.momentum, schedule="constant", generator=generator, device=device,
+                augment=settings.augmenter(), on_epoch=record)
     return torch.stack(snapshots).to(torch.float32)
 
 

@@ -18,6 +18,12 @@ held-out part of the training split (never the test split); the set that scores 
 Checkpoints every ``checkpoint_every`` iterations make a run resumable; a resumed run gives
 the same result as an uninterrupted one.
 
+Images (``default_config("image")``, data from :mod:`beamsim.distill.data`) use the same loop
+with ``dsa = true``: the DM/DC losses see the real and synthetic batches through one siamese
+DSA draw, every unrolled TM student step sees a fresh DSA draw, and the experts and the
+validation model train on DSA-augmented batches (all drawn from the run's generators).
+Beam maps are never augmented.
+
 Results (after ``fit``): ``synthetic_`` (decoded Q(S), what a model trains on), ``labels_``,
 ``counts_``, ``quantizer_``, ``raw_`` (S before quantization), ``history_`` (one dict per
 iteration), ``validation_`` (iteration, accuracy), ``best_iteration_``, ``timings_``.
@@ -31,7 +37,7 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +46,9 @@ from torch import nn
 from beamsim.config import derive_seed, resolve_device
 from beamsim.distill.config import DistillConfig, default_config
 from beamsim.fileio import atomic_path
+
+if TYPE_CHECKING:
+    from beamsim.distill.data.augment import DSA
 
 __all__ = ["QuADD", "as_tensors", "CheckpointMismatchError"]
 
@@ -147,7 +156,8 @@ class QuADD:
 
         cfg = self.config
         settings = ExpertSettings(model=cfg.model, num_experts=num or cfg.num_experts, epochs=cfg.expert_epochs_train,
-                                  lr=cfg.expert_lr, momentum=cfg.expert_momentum, batch_size=cfg.expert_batch)
+                                  lr=cfg.expert_lr, momentum=cfg.expert_momentum, batch_size=cfg.expert_batch,
+                                  augment=f"dsa:{cfg.dsa_strategy}" if cfg.dsa else "none")
         cache = Path(self.cache_dir) if self.cache_dir is not None else Path.home() / ".cache" / "beamsim" / "experts"
         start = time.perf_counter()
         trajectories = train_experts(x, y, num_classes, settings, cache_dir=cache, data_key=self._key,
@@ -383,7 +393,8 @@ class QuADD:
                 p.requires_grad_(False)
             real_by_class = sample_per_class(x, y, num_classes, cfg.real_per_class, gen)
             syn_by_class = [x_q[y_syn == c] for c in range(num_classes)]
-            loss = distribution_matching_loss(lambda t: embed(net, t), real_by_class, syn_by_class)
+            loss = distribution_matching_loss(lambda t: embed(net, t), real_by_class, syn_by_class,
+                                              augment=self._pair_augment(gen))
             return loss, {}
         if cfg.objective == "dc":
             from beamsim.distill.objectives.distribution import sample_per_class
@@ -397,7 +408,8 @@ class QuADD:
                 real_x = torch.cat(groups)
                 real_y = torch.repeat_interleave(torch.arange(num_classes, device=real_x.device),
                                                  torch.tensor([len(g) for g in groups], device=real_x.device))
-                total = total + gradient_matching_loss(net, real_x, real_y, x_q, y_syn, num_classes)
+                total = total + gradient_matching_loss(net, real_x, real_y, x_q, y_syn, num_classes,
+                                                       augment=self._pair_augment(gen))
                 if cfg.dc_inner_steps > 1:
                     opt_net.zero_grad(set_to_none=True)
                     F.cross_entropy(net(x_q.detach()), y_syn).backward()
@@ -414,14 +426,31 @@ class QuADD:
             trajectory = experts[e]
             start = trajectory[s].to(self._device)
             target = trajectory[s + cfg.expert_epochs].to(self._device)
+            dsa = self._dsa()
             loss, diag = trajectory_matching_loss(self._student, x_q, y_syn, start, target, syn_lr,
-                                                  syn_steps=cfg.syn_steps, batch_size=cfg.batch_syn, generator=gen)
+                                                  syn_steps=cfg.syn_steps, batch_size=cfg.batch_syn, generator=gen,
+                                                  augment=(lambda xb: dsa(xb, gen)) if dsa is not None else None)
             info = {"expert": e, "start_epoch": s}
             info.update({k: float(v) for k, v in diag.items() if isinstance(v, (int, float, torch.Tensor))})
             return loss, info
         raise ValueError(f"unknown objective {cfg.objective!r}")
 
     # ------------------------------------------------------------------ helpers
+    def _dsa(self) -> "DSA | None":
+        """DSA for image runs (``config.dsa``), else None (beam maps are never augmented)."""
+        if not self.config.dsa:
+            return None
+        from beamsim.distill.data.augment import DSA
+
+        return DSA(strategy=self.config.dsa_strategy)
+
+    def _pair_augment(self, gen: torch.Generator) -> Callable | None:
+        """The siamese augmentation hook of the DM/DC losses, drawing from ``gen``; None without DSA."""
+        dsa = self._dsa()
+        if dsa is None:
+            return None
+        return lambda xr, yr, xs, ys: dsa.siamese(xr, yr, xs, ys, gen)
+
     def _validate(self, syn, quantizer, y_syn, num_classes, iteration) -> float:
         from beamsim.experiments.train import predict, train_model
 
@@ -436,7 +465,8 @@ class QuADD:
             else:
                 x_train = syn.detach().clone()
         model = self._fresh_model(self.input_shape_, num_classes, gen)
-        train_model(model, x_train, y_syn, epochs=self.config.val_epochs, generator=gen, device=self._device)
+        train_model(model, x_train, y_syn, epochs=self.config.val_epochs, generator=gen, device=self._device,
+                    augment=self._dsa())
         logits = predict(model, x_val, device=self._device)
         return float((logits.argmax(1).to(y_val.device) == y_val).float().mean())
 
@@ -484,8 +514,11 @@ class QuADD:
 
     # ------------------------------------------------------------------ output
     def save(self, path: str | Path, *, source_sha256: str = "", source_path: str = "", source_samples: int | None = None,
-             encoding: str | None = None, extra: dict | None = None) -> dict:
+             encoding: str | None = None, extra: dict | None = None, class_names: list[str] | None = None) -> dict:
         """Write the distilled set (packed b-bit codes, or float32 without a quantizer).
+
+        ``extra`` joins the file's ``settings`` (image runs record their data set there:
+        ``extra={"dataset": ImageData.settings()}``); ``class_names`` are stored when given.
 
         Returns:
             :func:`beamsim.distill.container.describe` of the written file.
@@ -499,4 +532,4 @@ class QuADD:
         return save(path, x.cpu(), self.labels_.cpu(), self.quantizer_, num_classes=self.num_classes_,
                     source_sha256=source_sha256, source_samples=source_samples, objective=self.config.objective,
                     spc=self.config.spc, seed=self.seed, settings=settings, source_path=source_path,
-                    encoding=encoding or "")
+                    encoding=encoding or "", class_names=class_names)

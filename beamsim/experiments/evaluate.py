@@ -9,7 +9,8 @@ Protocol (fixed; every value is in :class:`Protocol` and printed with the result
   its batch order from ``derive_seed(s, "evaluate", r, ...)``, so the same seed gives the
   same numbers;
 - AdamW, lr 1e-3, weight decay 1e-4, cross-entropy with label smoothing 0.1, batch 256,
-  cosine decay of the lr to 0 over all steps (per step, no warm-up), no augmentation;
+  cosine decay of the lr to 0 over all steps (per step, no warm-up); no augmentation for beam
+  maps, differentiable siamese augmentation (DSA, one op group per batch) for images;
 - bfloat16 autocast for the training forward and backward passes (weights, optimizer state
   and loss stay float32; test logits are computed in float32). On the 2-core development
   CPU (AVX512-BF16) this trained beamcnn about 3x faster with the same accuracy as float32
@@ -24,11 +25,17 @@ Protocol (fixed; every value is in :class:`Protocol` and printed with the result
 
 KPIs (:mod:`beamsim.experiments.metrics`) are computed against the full, unmasked RSRP of
 each test sample; the trivial reference "strongest observed beam" is reported beside them.
+Image sets report top-1, top-5 and macro F1 (the beam-only KPIs and the reference are
+omitted).
 
 Training sets are a data-set file (``format = "beamsim.dataset"``: its train split; the test
 split of the same file unless ``test`` is given), a distilled file (``format =
 "beamsim.distilled"``, read by ``beamsim.distill.load``; tested on its source data set), or
-tensors ``(x, y)`` with the path of a real data set to test on.
+tensors ``(x, y)`` with the path of a real data set to test on. A distilled *image* file
+records its data set (``settings.dataset``: name, data root, image size, ZCA flag, eps and
+the ZCA matrix's sha256); its test split is that data set's, transformed as the training
+images were (the transform is refitted on the training images and checked against the
+recorded sha256: :func:`beamsim.distill.data.spec.verify_settings`).
 """
 
 from __future__ import annotations
@@ -46,21 +53,26 @@ from beamsim.config import derive_seed, resolve_device
 from beamsim.dataset import FORMAT as DATASET_FORMAT
 from beamsim.dataset import BeamDataset, Encoding, read_attrs
 from beamsim.errors import DataFileError
-from beamsim.experiments.metrics import beam_kpis, observed_scores, rsrp_loss_db
+from beamsim.experiments.metrics import IMAGE_TOPK, beam_kpis, image_kpis, observed_scores, rsrp_loss_db
 from beamsim.experiments.train import OptimizerName, Redraw, predict, train_model
 from beamsim.models import get_model, list_models, reset_parameters
 
 __all__ = [
     "evaluate", "prepare", "EvaluationResult", "Protocol", "TrainingSet", "TestSet", "load_training_set",
-    "load_test_set", "default_epochs", "DISTILLED_FORMAT", "KPI_NAMES", "Precision",
+    "load_test_set", "image_test_set", "default_epochs", "default_model", "DISTILLED_FORMAT", "KPI_NAMES", "IMAGE_KPI_NAMES",
+    "Precision", "AugmentName",
 ]
 
 DISTILLED_FORMAT = "beamsim.distilled"
 #: ``bf16``: forward and backward under bfloat16 autocast (weights, optimizer and loss in
 #: float32); ``fp32``: plain float32. Test predictions are always computed in float32.
 Precision = Literal["bf16", "fp32"]
+#: ``auto``: DSA for image training sets, none for beam maps; ``dsa``; ``none``.
+AugmentName = Literal["auto", "dsa", "none"]
 #: The beam KPIs, in the order they are printed.
 KPI_NAMES: tuple[str, ...] = ("top1", "top2", "top3", "top5", "within_1db", "rsrp_loss_db", "rsrp_loss_p95_db", "macro_f1")
+#: The image KPIs (top-5 only with at least 5 classes).
+IMAGE_KPI_NAMES: tuple[str, ...] = ("top1", "top5", "macro_f1")
 
 
 #: Training samples a run sees by default (see :func:`default_epochs`).
@@ -101,8 +113,11 @@ class Protocol:
     label_smoothing: float = 0.1
     schedule: Literal["cosine", "constant"] = "cosine"
     precision: Precision = "bf16"
+    augment: str = "none"
 
     def __post_init__(self) -> None:
+        if self.augment != "none" and not self.augment.startswith("dsa:"):
+            raise ValueError(f"augment must be 'none' or 'dsa:<strategy>', not {self.augment!r}")
         if self.precision not in ("bf16", "fp32"):
             raise ValueError(f"precision must be 'bf16' or 'fp32', not {self.precision!r}")
         if self.epochs < 1:
@@ -130,6 +145,10 @@ class TrainingSet:
         source_sha256: checksum the default test file must have (distilled files).
         num_classes: class count the set was made for (None: taken from the test set).
         redraw: fresh inputs per read (random-mask data-set files), else None.
+        dataset: the image data-set record of a distilled image file (``settings.dataset``),
+            None for beam data.
+        model: the network the set was distilled with (distilled image files), else None.
+        dsa_strategy: the DSA op groups of the distillation (distilled image files), else None.
     """
 
     x: torch.Tensor
@@ -141,6 +160,14 @@ class TrainingSet:
     source_sha256: str | None = None
     num_classes: int | None = None
     redraw: Redraw | None = None
+    dataset: dict | None = None
+    model: str | None = None
+    dsa_strategy: str | None = None
+
+    @property
+    def is_image(self) -> bool:
+        """True for a distilled image set (its test split comes from its data-set record)."""
+        return self.dataset is not None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -152,20 +179,26 @@ class TestSet:
 
     Attributes:
         x: [N, C, E, A] float32 inputs under the stored masks; y: [N] int64 best beam.
-        rsrp: [N, E, A] float32 full unmasked RSRP [dBm]; mask: [N, E, A] bool.
-        num_classes: E * A. path, checksum: the file and its sha256.
+        rsrp: [N, E, A] float32 full unmasked RSRP [dBm]; mask: [N, E, A] bool (both None
+            for images).
+        num_classes: E * A (images: the classes). path, checksum: the file and its sha256
+            (images: the data root or ``sklearn:digits``, and the training data's sha256).
         observed: [N, E, A] float32 reported RSRP [dBm] (with measurement noise and grid when
             the file has them; else ``rsrp``): what the trivial reference sees.
+        image: True for an image test split (top-1/top-5/macro F1 only).
+        dsa_strategy: the data set's DSA op groups (images), else None.
     """
 
     x: torch.Tensor
     y: torch.Tensor
-    rsrp: torch.Tensor
-    mask: torch.Tensor
+    rsrp: torch.Tensor | None
+    mask: torch.Tensor | None
     num_classes: int
     path: Path
     checksum: str
     observed: torch.Tensor | None = None
+    image: bool = False
+    dsa_strategy: str | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -203,6 +236,17 @@ def load_training_set(path: str | Path, encoding: Encoding | None = None) -> Tra
         x, y = load_distilled(path)
         source = str(attrs.get("source_path") or "")
         num_classes = attrs.get("num_classes")
+        settings = _settings(attrs, path)
+        record = settings.get("dataset")
+        if isinstance(record, dict) and record.get("name", "beam") != "beam":
+            config = settings.get("config") if isinstance(settings.get("config"), dict) else {}
+            if encoding is not None:
+                raise ValueError(f"{path} is an image set; --encoding applies to beam maps only")
+            return TrainingSet(x=x.float().cpu(), y=y.long().cpu(), source=str(path), kind="distilled",
+                               source_sha256=str(attrs.get("source_sha256") or "") or None,
+                               num_classes=int(num_classes) if num_classes is not None else None,
+                               dataset=record, model=config.get("model"),
+                               dsa_strategy=config.get("dsa_strategy"))
         return TrainingSet(x=x.float().cpu(), y=y.long().cpu(), source=str(path), kind="distilled",
                            encoding=file_encoding or encoding or "relative",
                            test_path=Path(source) if source else None,
@@ -210,6 +254,39 @@ def load_training_set(path: str | Path, encoding: Encoding | None = None) -> Tra
                            num_classes=int(num_classes) if num_classes is not None else None)
     found = f"format {fmt!r}" if fmt else "no 'format' attribute"
     raise DataFileError(f"{path}: cannot train on this file ({found}); expected {DATASET_FORMAT!r} or {DISTILLED_FORMAT!r}")
+
+
+def _settings(attrs: dict, path: Path) -> dict:
+    """The distilled file's ``settings`` attribute (TOML text) as a dict ({} when absent)."""
+    import tomllib
+
+    text = attrs.get("settings") or ""
+    if isinstance(text, bytes):
+        text = text.decode()
+    try:
+        return tomllib.loads(str(text)) if text else {}
+    except tomllib.TOMLDecodeError as exc:
+        raise DataFileError(f"{path}: the settings attribute is not valid TOML ({exc})") from None
+
+
+def image_test_set(data) -> TestSet:
+    """The test split of a loaded image data set (:class:`beamsim.distill.data.ImageData`)."""
+    from beamsim.distill.data.spec import DSA_STRATEGY
+
+    return TestSet(x=data.test.inputs, y=data.test.labels, rsrp=None, mask=None, num_classes=data.num_classes,
+                   path=Path(data.spec.source), checksum=data.checksum, image=True,
+                   dsa_strategy=DSA_STRATEGY[data.spec.dataset])
+
+
+def _image_test_set(train: TrainingSet, device: str | torch.device | None = None) -> TestSet:
+    """Reload the data set a distilled image file records, refit and check its transform."""
+    from beamsim.distill.data.spec import load_image_data, spec_from_settings, verify_settings
+
+    record = train.dataset or {}
+    spec = spec_from_settings(record)
+    data = load_image_data(spec, device=device)
+    verify_settings(data, record, where=train.source)
+    return image_test_set(data)
 
 
 def load_test_set(path: str | Path, encoding: Encoding = "relative", mask_channel: bool | None = None) -> TestSet:
@@ -234,14 +311,18 @@ def _mask_channel(train: TrainingSet) -> bool:
 
 
 def _check_compatible(train: TrainingSet, test: TestSet) -> None:
+    if train.is_image and not test.image:
+        raise DataFileError(f"{train.source} is an image set; it cannot be tested on the beam data set {test.path}")
     if tuple(train.x.shape[1:]) != tuple(test.x.shape[1:]):
         raise DataFileError(f"test set {test.path} has inputs of shape {list(test.x.shape[1:])}, "
                             f"the training set {list(train.x.shape[1:])}")
     if train.num_classes is not None and train.num_classes != test.num_classes:
-        raise DataFileError(f"test set {test.path} has {test.num_classes} classes (beams), "
+        raise DataFileError(f"test set {test.path} has {test.num_classes} classes{'' if test.image else ' (beams)'}, "
                             f"the training set {train.num_classes}")
     if len(train) and (int(train.y.min()) < 0 or int(train.y.max()) >= test.num_classes):
         raise DataFileError(f"training labels lie outside the test set's {test.num_classes} classes")
+    if test.image and train.x.ndim != 4:
+        raise DataFileError(f"{train.source}: training images must be [N, C, H, W], found {list(train.x.shape)}")
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
@@ -259,10 +340,12 @@ class EvaluationResult:
         train, train_kind, test: where the data came from; encoding: the input encoding.
         train_samples, test_samples, input_shape, num_classes: sizes.
         per_run: the KPIs of every run (fractions in [0, 1], losses in dB).
-        reference: the KPIs of the trivial "strongest observed beam".
+        reference: the KPIs of the trivial "strongest observed beam" (empty for images).
         seconds_per_run: training wall time of every run [s]; threads: torch CPU threads.
-        predictions: [runs, N_test] int64 predicted beams; labels: [N_test] int64;
-        rsrp_loss: [runs, N_test] float64 RSRP loss [dB]; reference_rsrp_loss: [N_test].
+        predictions: [runs, N_test] int64 predicted beams (classes); labels: [N_test] int64;
+        rsrp_loss: [runs, N_test] float64 RSRP loss [dB]; reference_rsrp_loss: [N_test]
+        (both None for images).
+        modality: ``beam`` or ``image``.
     """
 
     model: str
@@ -284,8 +367,9 @@ class EvaluationResult:
     threads: int
     predictions: torch.Tensor = field(repr=False)
     labels: torch.Tensor = field(repr=False)
-    rsrp_loss: torch.Tensor = field(repr=False)
-    reference_rsrp_loss: torch.Tensor = field(repr=False)
+    rsrp_loss: torch.Tensor | None = field(repr=False)
+    reference_rsrp_loss: torch.Tensor | None = field(repr=False)
+    modality: Literal["beam", "image"] = "beam"
 
     @property
     def epochs(self) -> int:
@@ -304,7 +388,12 @@ class EvaluationResult:
             "train": self.train, "train_kind": self.train_kind, "test": self.test, "encoding": self.encoding,
             "train_samples": self.train_samples, "test_samples": self.test_samples,
             "input_shape": list(self.input_shape), "num_classes": self.num_classes,
-            "reference": {"name": "strongest observed beam", **self.reference},
+        })
+        if self.modality == "beam":
+            doc["reference"] = {"name": "strongest observed beam", **self.reference}
+        else:
+            doc["modality"] = self.modality
+        doc.update({
             "protocol": asdict(self.protocol),
             "device": self.device, "threads": self.threads,
             "seconds_per_run": _mean_std(self.seconds_per_run),
@@ -315,11 +404,14 @@ class EvaluationResult:
 
 def prepare(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet,
             test: str | Path | TestSet | None = None,
-            encoding: Encoding | None = None) -> tuple[TrainingSet, TestSet]:
+            encoding: Encoding | None = None, *,
+            device: str | torch.device | None = None) -> tuple[TrainingSet, TestSet]:
     """Load and cross-check the training and test sets of an evaluation (no training).
 
     Arguments as in :func:`evaluate`. The test split is encoded like the training set (same
-    encoding, mask channel when the training inputs have 2 channels).
+    encoding, mask channel when the training inputs have 2 channels). A distilled image file
+    is tested on the test split of the data set it records, transformed as its training
+    images were (``device``: where the ZCA transform is refitted).
 
     Raises:
         DataFileError / ValueError: as :func:`evaluate`.
@@ -342,6 +434,11 @@ def prepare(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet,
         raise DataFileError(f"{train_set.source}: the training set is empty")
     if isinstance(test, TestSet):
         test_set = test
+    elif train_set.is_image:
+        if test is not None:
+            raise ValueError(f"{train_set.source} is an image set: it is tested on the test split of the data set it "
+                             f"records ({train_set.dataset.get('name')}); leave --test out")
+        test_set = _image_test_set(train_set, device)
     else:
         test_path = Path(test) if test is not None else train_set.test_path
         if test_path is None:
@@ -355,34 +452,65 @@ def prepare(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet,
     return train_set, test_set
 
 
+def default_model(train: TrainingSet, test: TestSet) -> str:
+    """The evaluation network: beamcnn for beam maps; for images the network the set was
+    distilled with, else ConvNetD3 up to 64 x 64 and ConvNetD5 above."""
+    if not test.image:
+        return "beamcnn"
+    if train.model:
+        return train.model
+    from beamsim.distill.data.spec import default_model as image_default
+
+    return image_default(int(max(train.x.shape[2:])))
+
+
+def _augment(name: AugmentName, train: TrainingSet, test: TestSet) -> str:
+    """The protocol's augmentation: ``none`` or ``dsa:<strategy>``."""
+    if name not in ("auto", "dsa", "none"):
+        raise ValueError(f"augment must be 'auto', 'dsa' or 'none', not {name!r}")
+    if name == "none" or (name == "auto" and not test.image):
+        return "none"
+    if not test.image:
+        raise ValueError("DSA is for images: beam maps are never augmented (use augment='none' or 'auto')")
+    from beamsim.distill.data.augment import DEFAULT_STRATEGY
+
+    return "dsa:" + (train.dsa_strategy or test.dsa_strategy or DEFAULT_STRATEGY)
+
+
 def evaluate(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet,
-             test: str | Path | TestSet | None = None, model: str = "beamcnn", runs: int = 5, epochs: int | None = None, *,
+             test: str | Path | TestSet | None = None, model: str | None = None, runs: int = 5,
+             epochs: int | None = None, *,
              device: str | torch.device | None = None, seed: int = 0, encoding: Encoding | None = None,
              batch_size: int = 256, optimizer: OptimizerName = "adamw", lr: float = 1e-3,
              weight_decay: float = 1e-4, label_smoothing: float = 0.1,
              schedule: Literal["cosine", "constant"] = "cosine", precision: Precision = "bf16",
+             augment: AugmentName = "auto",
              on_epoch: Callable[[int, int], None] | None = None) -> EvaluationResult:
     """Train ``runs`` fresh networks on ``train`` and test each on a real test split.
 
     Args:
         train: a data-set or distilled file, tensors ``(x [N, C, 8, 8] float32, y [N] int64)``,
             or a :class:`TrainingSet` from :func:`load_training_set`.
-        test: a data-set file whose test split is the test set (or a :class:`TestSet`).
-            Default: the training file itself (data-set file) or its source data set
-            (distilled file); required with tensors.
-        model: a name from :func:`beamsim.models.list_models`.
+        test: a data-set file whose test split is the test set (or a :class:`TestSet`, e.g.
+            :func:`image_test_set`). Default: the training file itself (data-set file) or its
+            source data set (distilled file: for an image set, the test split of the data
+            set it records); required with tensors.
+        model: a name from :func:`beamsim.models.list_models`; None: ``beamcnn`` for beam maps,
+            for images the network the set was distilled with (else ConvNetD3, ConvNetD5 above
+            64 x 64).
         runs: independent runs (seeds), >= 1.
         epochs: training epochs; None: :func:`default_epochs` of the training-set size.
         device: ``auto`` | ``cpu`` | ``cuda`` (None: the config's).
         seed: base seed; run ``r`` uses seeds derived from ``(seed, r)``.
         encoding: input encoding (default: the distilled file's, else ``relative``); the
-            test split is encoded the same way.
+            test split is encoded the same way (beam maps only).
         batch_size, optimizer, lr, weight_decay, label_smoothing, schedule, precision: the
             protocol (see the module docstring).
+        augment: ``auto`` (DSA for images, none for beam maps), ``dsa`` (images only) or ``none``.
         on_epoch: progress callback ``on_epoch(run, epoch)``.
 
     Returns:
-        an :class:`EvaluationResult`.
+        an :class:`EvaluationResult` (beam KPIs, or top-1/top-5/macro F1 for images).
 
     Raises:
         ValueError: runs < 1, unknown model, bad protocol values.
@@ -390,16 +518,23 @@ def evaluate(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet
     """
     if int(runs) < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
-    if model not in list_models():
+    if model is not None and model not in list_models():
         raise ValueError(f"unknown model {model!r}; known models: {', '.join(list_models())}")
     if epochs is not None and int(epochs) < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
-    train_set, test_set = prepare(train, test, encoding)
+    dev = resolve_device(device)
+    train_set, test_set = prepare(train, test, encoding, device=dev)
+    model = model if model is not None else default_model(train_set, test_set)
 
     protocol = Protocol(epochs=int(epochs) if epochs is not None else default_epochs(len(train_set)),
                         batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
-                        label_smoothing=label_smoothing, schedule=schedule, precision=precision)
-    dev = resolve_device(device)
+                        label_smoothing=label_smoothing, schedule=schedule, precision=precision,
+                        augment=_augment(augment, train_set, test_set))
+    augmenter = None
+    if protocol.augment != "none":
+        from beamsim.distill.data.augment import DSA
+
+        augmenter = DSA(strategy=protocol.augment[4:])
     image_size = tuple(train_set.x.shape[2:])
     per_run: list[dict[str, float]] = []
     seconds: list[float] = []
@@ -413,22 +548,32 @@ def evaluate(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet
         train_model(net, train_set.x, train_set.y, epochs=protocol.epochs, batch_size=protocol.batch_size,
                     lr=protocol.lr, weight_decay=protocol.weight_decay, label_smoothing=protocol.label_smoothing,
                     optimizer=protocol.optimizer, schedule=protocol.schedule, generator=data_gen, device=dev,
-                    redraw=train_set.redraw, autocast=protocol.precision == "bf16", on_epoch=callback)
+                    redraw=train_set.redraw, augment=augmenter, autocast=protocol.precision == "bf16",
+                    on_epoch=callback)
         seconds.append(time.perf_counter() - start)
         scores = predict(net, test_set.x, device=dev)
-        per_run.append(beam_kpis(scores, test_set.y, test_set.rsrp))
         pred = scores.argmax(dim=1)
         predictions.append(pred)
-        losses.append(rsrp_loss_db(pred, test_set.rsrp))
+        if test_set.image:
+            per_run.append(image_kpis(scores, test_set.y, ks=tuple(k for k in IMAGE_TOPK if k <= scores.shape[1])))
+        else:
+            per_run.append(beam_kpis(scores, test_set.y, test_set.rsrp))
+            losses.append(rsrp_loss_db(pred, test_set.rsrp))
 
+    common = dict(
+        model=model, runs=int(runs), seed=int(seed), device=str(dev), protocol=protocol,
+        train=train_set.source, train_kind=train_set.kind, test=str(test_set.path),
+        train_samples=len(train_set), test_samples=len(test_set), input_shape=tuple(train_set.x.shape[1:]),
+        num_classes=test_set.num_classes, per_run=per_run, seconds_per_run=seconds,
+        threads=torch.get_num_threads(), predictions=torch.stack(predictions), labels=test_set.y,
+    )
+    if test_set.image:
+        return EvaluationResult(**common, encoding="", reference={}, rsrp_loss=None, reference_rsrp_loss=None,
+                                modality="image")
     reported = test_set.observed if test_set.observed is not None else test_set.rsrp
     ref_scores = observed_scores(reported, test_set.mask)
     reference = beam_kpis(ref_scores, test_set.y, test_set.rsrp)
     return EvaluationResult(
-        model=model, runs=int(runs), seed=int(seed), device=str(dev), protocol=protocol,
-        train=train_set.source, train_kind=train_set.kind, test=str(test_set.path), encoding=train_set.encoding or "relative",
-        train_samples=len(train_set), test_samples=len(test_set), input_shape=tuple(train_set.x.shape[1:]),
-        num_classes=test_set.num_classes, per_run=per_run, reference=reference, seconds_per_run=seconds,
-        threads=torch.get_num_threads(), predictions=torch.stack(predictions), labels=test_set.y,
+        **common, encoding=train_set.encoding or "relative", reference=reference,
         rsrp_loss=torch.stack(losses), reference_rsrp_loss=rsrp_loss_db(ref_scores.argmax(dim=1), test_set.rsrp),
     )

@@ -18,12 +18,15 @@ from torch import nn
 
 from beamsim.config import resolve_device
 
-__all__ = ["train_model", "predict", "make_optimizer", "Redraw", "OptimizerName"]
+__all__ = ["train_model", "predict", "make_optimizer", "Redraw", "Augment", "OptimizerName"]
 
 OptimizerName = Literal["adamw", "sgd"]
 #: ``redraw(index, generator) -> x`` gives fresh inputs [len(index), C, H, W] float32 for the
 #: rows ``index`` (e.g. :meth:`beamsim.BeamDataset.redrawn_inputs` for random-mask files).
 Redraw = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+#: ``augment(x, generator) -> x'`` augments one batch [B, C, H, W] float32 on the training
+#: device (e.g. :class:`beamsim.distill.data.augment.DSA` for images; never beam maps).
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def make_optimizer(params, name: OptimizerName, lr: float, weight_decay: float,
@@ -40,7 +43,7 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
                 lr: float = 1e-3, weight_decay: float = 1e-4, label_smoothing: float = 0.1,
                 optimizer: OptimizerName = "adamw", momentum: float = 0.9, schedule: Literal["cosine", "constant"] = "cosine",
                 generator: torch.Generator | None = None, device: str | torch.device | None = None,
-                redraw: Redraw | None = None, autocast: bool = False,
+                redraw: Redraw | None = None, augment: Augment | None = None, autocast: bool = False,
                 on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
     """Train ``model`` in place with minibatch cross-entropy.
 
@@ -60,6 +63,8 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
         device: where to train (``None``: the config's device).
         redraw: when given, the inputs of every batch are ``redraw(index, generator)``
             instead of ``x[index]`` (a new random mask every time a sample is read).
+        augment: when given, every batch becomes ``augment(batch, generator)`` before the
+            forward pass (images: DSA); None: no augmentation.
         autocast: run forward and backward under bfloat16 autocast (weights stay float32).
         on_epoch: called as ``on_epoch(epoch, mean_loss)`` after every epoch.
 
@@ -103,6 +108,9 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
             else:
                 xb = x_dev[index.to(device)]
             yb = y_dev[index.to(device)]
+            if augment is not None:
+                with torch.no_grad():
+                    xb = augment(xb, generator)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
                 logits = model(xb)
             loss = F.cross_entropy(logits.float(), yb, label_smoothing=label_smoothing)

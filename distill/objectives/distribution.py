@@ -15,9 +15,13 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-__all__ = ["distribution_matching_loss", "sample_per_class", "class_means"]
+__all__ = ["distribution_matching_loss", "sample_per_class", "class_means", "PairAugment"]
 
 EmbedFn = Callable[[torch.Tensor], torch.Tensor]
+#: ``augment(x_real, y_real, x_syn, y_syn) -> (x_real', x_syn')``: one siamese augmentation
+#: of a real and a synthetic batch (same op, same parameters; e.g. ``DSA.siamese`` with its
+#: generator bound). Images only; beam maps are never augmented.
+PairAugment = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 def class_means(features: torch.Tensor, labels: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,7 +48,7 @@ def _stack(groups: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def distribution_matching_loss(embed_fn: EmbedFn, real_by_class: Sequence[torch.Tensor],
-                               syn_by_class: Sequence[torch.Tensor]) -> torch.Tensor:
+                               syn_by_class: Sequence[torch.Tensor], augment: PairAugment | None = None) -> torch.Tensor:
     """Sum over classes of the squared distance between mean real and mean synthetic embeddings.
 
     Args:
@@ -53,6 +57,8 @@ def distribution_matching_loss(embed_fn: EmbedFn, real_by_class: Sequence[torch.
             from :func:`sample_per_class`. Embedded without gradient: the loss is for the
             synthetic data.
         syn_by_class: one [m_c, C, H, W] float32 tensor per class, same length and order.
+        augment: siamese augmentation of the stacked real and synthetic batches before they
+            are embedded (None: none).
 
     Returns:
         0-d float32 loss, differentiable in the synthetic inputs (and ``embed_fn``'s
@@ -67,6 +73,8 @@ def distribution_matching_loss(embed_fn: EmbedFn, real_by_class: Sequence[torch.
     num_classes = len(syn_by_class)
     x_real, y_real = _stack(real_by_class)
     x_syn, y_syn = _stack(syn_by_class)
+    if augment is not None:
+        x_real, x_syn = augment(x_real, y_real, x_syn, y_syn)
     with torch.no_grad():
         real_means, real_counts = class_means(embed_fn(x_real), y_real, num_classes)
     syn_means, syn_counts = class_means(embed_fn(x_syn), y_syn, num_classes)

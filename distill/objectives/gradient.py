@@ -19,6 +19,7 @@ gradients vanish (a dead ReLU unit) counts as matched (0), where DC's code score
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -28,6 +29,9 @@ from torch import nn
 __all__ = ["gradient_matching_loss", "gradient_distance", "Granularity"]
 
 Granularity = Literal["channel", "layer"]
+#: ``augment(x_real, y_real, x_syn, y_syn) -> (x_real', x_syn')``, as in
+#: :data:`beamsim.distill.objectives.distribution.PairAugment`.
+PairAugment = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 def gradient_distance(g_real: torch.Tensor, g_syn: torch.Tensor, granularity: Granularity = "channel",
@@ -54,7 +58,8 @@ def gradient_distance(g_real: torch.Tensor, g_syn: torch.Tensor, granularity: Gr
 
 def gradient_matching_loss(model: nn.Module, x_real: torch.Tensor, y_real: torch.Tensor, x_syn: torch.Tensor,
                            y_syn: torch.Tensor, num_classes: int, *, granularity: Granularity = "channel",
-                           label_smoothing: float = 0.0, eps: float = 1e-6) -> torch.Tensor:
+                           label_smoothing: float = 0.0, eps: float = 1e-6,
+                           augment: PairAugment | None = None) -> torch.Tensor:
     """Sum over classes and parameter tensors of the gradient cosine distance.
 
     Args:
@@ -69,6 +74,8 @@ def gradient_matching_loss(model: nn.Module, x_real: torch.Tensor, y_real: torch
         granularity: ``channel`` (DC) or ``layer``, see the module doc.
         label_smoothing: of the cross-entropy, in [0, 1).
         eps: added to |g_real| |g_syn| in every cosine (DC's 1e-6; 0 for the exact cosine).
+        augment: siamese augmentation of the real and synthetic batches (one op and one
+            draw for all classes, paired by position within a class); None: none.
 
     Returns:
         0-d float32, in [0, 2 * rows * classes]; differentiable in ``x_syn`` (the synthetic
@@ -78,6 +85,8 @@ def gradient_matching_loss(model: nn.Module, x_real: torch.Tensor, y_real: torch
     if not params:
         raise ValueError("the model has no trainable parameters to match gradients on")
     loss = x_syn.sum() * 0.0  # stays differentiable when every class is skipped
+    if augment is not None:
+        x_real, x_syn = augment(x_real, y_real, x_syn, y_syn)
     for c in range(num_classes):
         real_c, syn_c = y_real == c, y_syn == c
         if not bool(real_c.any()) or not bool(syn_c.any()):

@@ -14,13 +14,19 @@ synthetic inputs and in the step size. Memory grows with ``syn_steps x batch_siz
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from beamsim.distill.params import functional_forward
 
-__all__ = ["trajectory_matching_loss", "minibatch_indices", "unroll_student"]
+__all__ = ["trajectory_matching_loss", "minibatch_indices", "unroll_student", "BatchAugment"]
+
+#: ``augment(x) -> x'``: a differentiable augmentation of one student batch [B, C, H, W]
+#: (e.g. DSA with its generator bound); images only, never beam maps.
+BatchAugment = Callable[[torch.Tensor], torch.Tensor]
 
 
 def minibatch_indices(n: int, steps: int, batch_size: int, generator: torch.Generator | None = None,
@@ -47,7 +53,7 @@ def minibatch_indices(n: int, steps: int, batch_size: int, generator: torch.Gene
 
 def unroll_student(model: nn.Module, x: torch.Tensor, y: torch.Tensor, start: torch.Tensor,
                    lr: torch.Tensor | float, batches: torch.Tensor, *, label_smoothing: float = 0.0,
-                   create_graph: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                   create_graph: bool = True, augment: BatchAugment | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Plain SGD on ``model``'s architecture from ``start``, one step per row of ``batches``.
 
     theta <- theta - lr * grad CE(model(theta, x[b]), y[b]) for each batch b in turn.
@@ -62,6 +68,8 @@ def unroll_student(model: nn.Module, x: torch.Tensor, y: torch.Tensor, start: to
         label_smoothing: of the cross-entropy, in [0, 1).
         create_graph: keep the graph of every step (needed to differentiate the result);
             without it both results come back detached.
+        augment: applied to every step's batch before the forward pass (a fresh draw per
+            step, as MTT applies DSA); None: no augmentation.
 
     Returns:
         (theta [P] float32 after the last step, the cross-entropy of the last step's batch
@@ -71,7 +79,8 @@ def unroll_student(model: nn.Module, x: torch.Tensor, y: torch.Tensor, start: to
     loss = start.new_zeros(())
     with torch.enable_grad():  # the student's own steps need gradients even under no_grad
         for index in batches:
-            loss = F.cross_entropy(functional_forward(model, theta, x[index]), y[index],
+            xb = x[index] if augment is None else augment(x[index])
+            loss = F.cross_entropy(functional_forward(model, theta, xb), y[index],
                                    label_smoothing=label_smoothing)
             (grad,) = torch.autograd.grad(loss, theta, create_graph=create_graph)
             theta = theta - lr * grad
@@ -84,8 +93,8 @@ def unroll_student(model: nn.Module, x: torch.Tensor, y: torch.Tensor, start: to
 
 def trajectory_matching_loss(model: nn.Module, x_syn: torch.Tensor, y_syn: torch.Tensor, start: torch.Tensor,
                              target: torch.Tensor, syn_lr: torch.Tensor, *, syn_steps: int, batch_size: int,
-                             generator: torch.Generator | None,
-                             label_smoothing: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                             generator: torch.Generator | None, label_smoothing: float = 0.0,
+                             augment: BatchAugment | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The MTT loss of a synthetic set against one expert segment ``start -> target``.
 
     Args:
@@ -100,6 +109,8 @@ def trajectory_matching_loss(model: nn.Module, x_syn: torch.Tensor, y_syn: torch
         batch_size: synthetic samples per step (capped at N).
         generator: CPU generator for the minibatch order (see :func:`minibatch_indices`).
         label_smoothing: of the student's cross-entropy, in [0, 1).
+        augment: differentiable augmentation of every student batch (images: DSA drawing
+            from its own generator); None: none (beam maps).
 
     Returns:
         ``(loss, diagnostics)``: loss is 0-d, differentiable in ``x_syn`` and ``syn_lr``;
@@ -124,7 +135,7 @@ def trajectory_matching_loss(model: nn.Module, x_syn: torch.Tensor, y_syn: torch
     start = start.detach()
     target = target.detach()
     theta, student_loss = unroll_student(model, x_syn, y_syn, start, syn_lr.reshape(()), batches,
-                                         label_smoothing=label_smoothing, create_graph=True)
+                                         label_smoothing=label_smoothing, create_graph=True, augment=augment)
     param_dist = (theta - target).pow(2).sum()
     start_dist = (start - target).pow(2).sum()
     loss = param_dist / start_dist.clamp_min(1e-12)

@@ -116,3 +116,81 @@ def test_bench_distill_json(tiny_dataset, tmp_path):
     doc = json.loads(r.stdout)
     for key in ("seconds_per_iteration_quantized", "seconds_per_iteration_unquantized", "ratio", "peak_rss_mb"):
         assert key in doc
+
+
+# --- image sets -----------------------------------------------------------------------------
+
+IMAGE_TINY = """
+iterations = 2
+real_per_class = 4
+val_fraction = 0.0
+num_experts = 1
+expert_epochs_train = 2
+max_start_epoch = 1
+initial_max_start_epoch = 0
+expert_epochs = 1
+syn_steps = 2
+batch_syn = 8
+checkpoint_every = 0
+"""
+
+
+@pytest.fixture
+def image_config(tmp_path):
+    path = tmp_path / "image.toml"
+    path.write_text(IMAGE_TINY)
+    return path
+
+
+def test_distill_digits_then_evaluate_the_file(tmp_path, image_config):
+    import tomllib
+
+    from beamsim.distill import describe
+
+    out = tmp_path / "digits.h5"
+    r = run("distill", "--dataset", "digits", "--ipc", 2, "--bits", 3, "--objective", "dm", "--model", "beamcnn",
+            "--config", image_config, "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert (doc["dataset"], doc["bits"], doc["samples"], doc["zca"], doc["model"]) == ("digits", 3, 20, False, "beamcnn")
+    assert doc["payload_bits"] == 20 * 64 * 3  # bits per sub-pixel
+    info = describe(out)
+    settings = tomllib.loads(info["settings"])
+    assert settings["dataset"]["name"] == "digits" and settings["config"]["dsa"] is True
+    assert info["class_names"] == [str(d) for d in range(10)]
+    ev = runner.invoke(app, ["evaluate", "--train", str(out), "--runs", "1", "--epochs", "2", "--json"])
+    assert ev.exit_code == 0, ev.output
+    result = json.loads(ev.stdout)
+    assert {"top1", "top5", "macro_f1"} <= set(result) and "rsrp_loss_db" not in result and "reference" not in result
+    assert result["model"] == "beamcnn" and result["protocol"]["augment"].startswith("dsa:")
+    assert result["test_samples"] == 359 and result["modality"] == "image"
+    table = runner.invoke(app, ["evaluate", "--train", str(out), "--runs", "1", "--epochs", "1"])
+    assert table.exit_code == 0 and "top-5" in table.stdout and "RSRP" not in table.stdout
+
+
+def test_distill_cifar10_from_a_python_version_folder(tmp_path, image_config):
+    from tests.distill.data.test_cifar import write_cifar10
+
+    root = write_cifar10(tmp_path / "cifar", per_batch=4)
+    out = tmp_path / "c.h5"
+    r = run("distill", "--dataset", "cifar10", "--data-root", root, "--ipc", 1, "--objective", "none",
+            "--model", "beamcnn", "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["zca"] is True and doc["bits"] == 3 and doc["payload_bits"] == doc["samples"] * 3072 * 3
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--dataset", "mnist"], "unknown --dataset 'mnist'"),
+    (["--dataset", "cifar10"], "needs --data-root DIR with DIR/cifar-10-batches-py/"),
+    (["--dataset", "cifar100", "--data-root", "{tmp}"], "expected DIR/cifar-100-python/{train, test, meta}"),
+    (["--dataset", "imagefolder", "--data-root", "{tmp}/none"], "expected DIR/train/<class>"),
+    (["--dataset", "digits", "--data", "x.h5"], "--data applies to beam data sets"),
+    (["--dataset", "digits", "--image-size", "16"], "--image-size applies to imagefolder only"),
+    (["--zca"], "--zca/--no-zca applies to image sets"),
+])
+def test_bad_image_options(tmp_path, args, fragment):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    r = run("distill", *args, "--out", tmp_path / "x.h5")
+    assert_one_line_error(r, fragment)
+    assert not (tmp_path / "x.h5").exists()

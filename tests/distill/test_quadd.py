@@ -130,3 +130,61 @@ def test_validation_keeps_the_best_iteration():
 def test_bad_settings(change, match):
     with pytest.raises(ValueError, match=match):
         default_config("beam").replace(**change)
+
+
+# --- images ---------------------------------------------------------------------------------
+
+
+def image_data(per_class: int = 6, classes: int = 3, seed: int = 0):
+    """Tiny RGB 8 x 8 images whose class shifts the mean."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(classes).repeat_interleave(per_class)
+    x = torch.randn(per_class * classes, 3, 8, 8, generator=g) + y.view(-1, 1, 1, 1).float()
+    return x, y
+
+
+def tiny_image_config(**kw) -> DistillConfig:
+    base = dict(spc=2, iterations=2, real_per_class=4, val_fraction=0.0, checkpoint_every=0, num_experts=1,
+                expert_epochs_train=3, max_start_epoch=1, initial_max_start_epoch=0, expert_epochs=1, syn_steps=2,
+                batch_syn=4, expert_batch=8, val_epochs=2, model="beamcnn")  # the small network keeps it fast
+    base.update(kw)
+    return default_config("image").replace(**base)
+
+
+def test_image_defaults():
+    cfg = default_config("image")
+    assert (cfg.objective, cfg.quantizer, cfg.bits, cfg.granularity, cfg.normalize, cfg.model, cfg.dsa) == \
+        ("dm", "apot", 3, "channel", True, "convnet3", True)
+    assert "dsa" not in default_config("beam").to_toml()  # beam configs are written as before
+    assert "dsa = true" in cfg.to_toml()
+    with pytest.raises(ValueError, match="op groups from"):
+        cfg.replace(dsa_strategy="color_blur")
+
+
+@pytest.mark.parametrize("objective", ["dm", "tm", "dc"])
+def test_image_run_augments_with_dsa_and_learns_channel_thresholds(objective, tmp_path, monkeypatch):
+    from beamsim.distill.data import augment
+
+    ops = []
+    apply = augment.DSA.apply
+    monkeypatch.setattr(augment.DSA, "apply", lambda self, x, p, index=None: (ops.append(p.op), apply(self, x, p, index))[1])
+    x, y = image_data()
+    q = QuADD(tiny_image_config(objective=objective), seed=0, device="cpu", cache_dir=tmp_path).fit((x, y))
+    assert ops, "DSA was not used"
+    assert q.quantizer_.alpha.shape == (3, 1, 1) and q.quantizer_.signed  # per channel, normalized
+    assert q.synthetic_.shape == (6, 3, 8, 8) and q.counts_.tolist() == [2, 2, 2]
+    init = QuADD(tiny_image_config(objective="none", iterations=0), seed=0, device="cpu").fit((x, y))
+    assert not torch.equal(q.raw_, init.raw_)
+    if objective == "dm":  # DSA draws come from the run's generator: same seed, same set
+        again = QuADD(tiny_image_config(objective=objective), seed=0, device="cpu").fit((x, y))
+        assert torch.equal(q.synthetic_, again.synthetic_)
+
+
+def test_beam_runs_are_never_augmented(monkeypatch):
+    from beamsim.distill.data import augment
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("beam maps must not be augmented")
+
+    monkeypatch.setattr(augment.DSA, "apply", refuse)
+    QuADD(tiny_config(objective="dm", val_fraction=0.25, val_every=2), seed=0, device="cpu").fit(Toy())

@@ -253,3 +253,61 @@ def test_real_distilled_file_round_trip(beam_file, tmp_path):
     result = evaluate(path, runs=1, epochs=1)
     assert (result.train_kind, result.train_samples, result.test) == ("distilled", 64, str(beam_file))
     assert result.encoding == "attenuation" and result.num_classes == 64
+
+
+# --- image sets -----------------------------------------------------------------------------
+
+
+def _image_test_set(n: int = 40, classes: int = 6):
+    from beamsim.experiments.evaluate import TestSet
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % classes
+    x = torch.randn(n, 3, 8, 8, generator=g) + y.view(-1, 1, 1, 1).float()
+    return TestSet(x=x, y=y, rsrp=None, mask=None, num_classes=classes, path=__import__("pathlib").Path("toy"),
+                   checksum="", image=True, dsa_strategy="crop_flip")
+
+
+def test_image_evaluation_reports_image_kpis_with_dsa(monkeypatch):
+    from beamsim.distill.data import augment
+
+    test = _image_test_set()
+    ops = []
+    apply = augment.DSA.apply
+    monkeypatch.setattr(augment.DSA, "apply", lambda self, x, p, index=None: (ops.append(p.op), apply(self, x, p, index))[1])
+    result = evaluate((test.x[:12], test.y[:12]), test=test, runs=1, epochs=2, batch_size=4)
+    assert tuple(result.summary) == ("top1", "top5", "macro_f1")
+    assert result.model == "convnet3" and result.modality == "image" and result.rsrp_loss is None
+    assert result.protocol.augment == "dsa:crop_flip" and set(ops) <= {"crop", "flip"} and len(ops) == 6
+    doc = result.to_dict()
+    assert "reference" not in doc and doc["modality"] == "image"
+    ops.clear()
+    assert evaluate((test.x[:12], test.y[:12]), test=test, runs=1, epochs=1, augment="none").protocol.augment == "none"
+    assert not ops
+
+
+def test_beam_maps_are_never_augmented(beam_file):
+    assert evaluate(beam_file, runs=1, epochs=1).protocol.augment == "none"
+    with pytest.raises(ValueError, match="DSA is for images"):
+        evaluate(beam_file, runs=1, epochs=1, augment="dsa")
+
+
+def test_distilled_image_file_refits_and_checks_its_transform(tmp_path):
+    from beamsim.distill import save
+    from beamsim.distill.data import ImageSpec, load_image_data
+
+    data = load_image_data(ImageSpec("digits", zca=True), device="cpu")
+    x, y = data.train.inputs[:30], data.train.labels[:30]
+    order = torch.argsort(y, stable=True)
+    good = tmp_path / "good.h5"
+    save(good, x[order], y[order], None, num_classes=10, source_sha256=data.checksum,
+         settings={"dataset": data.settings(), "config": {"model": "beamcnn"}})
+    result = evaluate(good, runs=1, epochs=1)
+    assert (result.model, result.test_samples, result.train_kind) == ("beamcnn", 359, "distilled")
+    with pytest.raises(ValueError, match="leave --test out"):
+        evaluate(good, test=good, runs=1, epochs=1)
+    record = dict(data.settings(), zca_sha256="0" * 64, zca_invariants=[1.0, 2.0, 3.0])
+    bad = tmp_path / "bad.h5"
+    save(bad, x[order], y[order], None, num_classes=10, settings={"dataset": record})
+    with pytest.raises(DataFileError, match="ZCA transform refitted .* differs"):
+        evaluate(bad, runs=1, epochs=1)
