@@ -36,13 +36,15 @@ class _ErrorMappingGroup(TyperGroup):
     """A command group that turns known exceptions into one stderr line and exit code 1."""
 
     def invoke(self, ctx: typer.Context):  # noqa: D102 - click API
-        debug = _debug_requested() or bool((ctx.obj or {}).get("debug"))
+        def debug() -> bool:  # read after the root callback has stored --debug in ctx.obj
+            return _debug_requested() or bool((ctx.obj or {}).get("debug"))
+
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
             raise
         except typer.TyperException as exc:  # usage errors: bad option value, unknown command
-            if debug:
+            if debug():
                 raise
             typer.echo(f"beamsim: error: {_one_line(exc)}", err=True)
             raise typer.Exit(1) from None
@@ -50,7 +52,7 @@ class _ErrorMappingGroup(TyperGroup):
             typer.echo("beamsim: interrupted; no partial output was written", err=True)
             raise typer.Exit(130) from None
         except ERRORS as exc:
-            if debug:
+            if debug():
                 raise
             typer.echo(f"beamsim: error: {_one_line(exc)}", err=True)
             raise typer.Exit(1) from None
@@ -70,5 +72,3 @@ app = typer.Typer(
 def _root(ctx: typer.Context,
           debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
     ctx.obj = {"debug": debug}
-    if debug:
-        os.environ["BEAMSIM_DEBUG"] = "1"

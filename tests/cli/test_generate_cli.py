@@ -105,6 +105,13 @@ def test_info_on_corrupt_dataset(tmp_path, tiny_dataset):
 def test_debug_shows_the_traceback():
     result = runner.invoke(app, ["--debug", "generate", "--scenario", "mars"])
     assert result.exit_code != 0 and result.exception is not None
+    # --debug holds for that invocation only: the next one is back to one line
+    assert_one_line_error(run("generate", "--scenario", "mars"), "mars")
+
+
+def test_debug_reaches_subcommand_groups():
+    result = runner.invoke(app, ["--debug", "study", "baselines", "--data", "missing-file.h5"])
+    assert result.exit_code != 0 and result.exception is not None
 
 
 def test_bench_generate_json(tiny_scenario_file):
