@@ -63,6 +63,17 @@ def _extra_rows(attrs: dict, source: Optional[Path], channels: int, quiet: bool)
     return extra_rows_from_source(str(source), str(attrs.get("encoding") or ""), channels=channels)
 
 
+
+def _carried_settings(attrs: dict) -> dict:
+    """The input's image data-set record and distill config, so ``evaluate`` finds its test set."""
+    import tomllib
+
+    try:
+        settings = tomllib.loads(str(attrs.get("settings") or ""))
+    except tomllib.TOMLDecodeError:
+        return {}
+    return {key: settings[key] for key in ("dataset", "config") if isinstance(settings.get(key), dict)}
+
 @app.command("compress")
 def compress_cmd(
     file: Annotated[Path, typer.Argument(help="A distilled file (beamsim distill): float32 or packed codes.")],
@@ -110,7 +121,7 @@ def compress_cmd(
                           objective=attrs.get("objective", ""), seed=seed,
                           settings={"input": str(file), "input_samples": int(x.shape[0]),
                                     "input_codec": attrs.get("codec") or attrs.get("quantizer", ""),
-                                    "input_bits": int(attrs.get("bits", 0))})
+                                    "input_bits": int(attrs.get("bits", 0)), **_carried_settings(attrs)})
     wall = time.perf_counter() - start
     sizes = comp.sizes_
     d = int(x[0].numel())

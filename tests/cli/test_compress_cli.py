@@ -110,3 +110,16 @@ def test_missing_and_foreign_files(tmp_path):
     assert_one_line_error(run("compress", tmp_path / "none.h5", "--out", tmp_path / "o.h5"), "no such file")
     (tmp_path / "junk.h5").write_text("junk")
     assert_one_line_error(run("compress", tmp_path / "junk.h5", "--out", tmp_path / "o.h5"), "not an HDF5 file")
+
+
+def test_a_compressed_image_set_evaluates_on_its_own_test_split(tmp_path):
+    # the compressed file carries the input's data-set record, so evaluate finds the digits test split
+    src, out = tmp_path / "digits.h5", tmp_path / "digits-c.h5"
+    r = run("distill", "--dataset", "digits", "--ipc", 1, "--objective", "none", "--quantizer", "none",
+            "--out", src, "--json")
+    assert r.exit_code == 0, r.output
+    r = run("compress", src, "--bits", 2, "--no-refine", "--no-extra", "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    r = run("evaluate", "--train", out, "--runs", 1, "--epochs", 1, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["model"] == "convnet3"
