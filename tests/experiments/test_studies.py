@@ -306,3 +306,12 @@ def test_unknown_methods_are_refused_before_any_work(tiny_dataset, tmp_path):
     with pytest.raises(ValueError, match="unknown method"):
         baselines_study(tiny_settings(tiny_dataset, tmp_path / "x"), methods="random,zip")
     assert not (tmp_path / "x").exists()
+
+
+def test_studies_sharing_a_folder_reuse_points_with_their_own_columns(rd_study, tiny_dataset):
+    # the baselines study reuses rate-distortion's full-data points but labels them its own way
+    _, out, _ = rd_study
+    result = baselines_study(tiny_settings(tiny_dataset, out), spc=2, bits=4, methods="full-f32,full-ptq8")
+    assert result.cached == 2 and result.computed == 0
+    rows = {r["method"]: r for r in read_csv(out / "baselines.csv")}
+    assert list(rows) == ["full-f32", "full-ptq8"] and all(r["label"] for r in rows.values())

@@ -536,7 +536,9 @@ def run_points(ctx: StudyContext, points: Sequence[Point]) -> list[dict]:
         record = _load_record(path, key) if path.exists() else None
         prefix = f"[{i}/{total}] {point.title}"
         if record is not None:
-            record["cached"] = True
+            # the numbers depend only on the key; the columns belong to the study asking
+            # (a point shared by two studies was written with the other study's columns)
+            record.update(cached=True, title=point.title, columns=dict(point.columns))
             ctx.progress(f"{prefix}: cached (top-1 {_pct(record['evaluation']['top1'])})")
             records.append(record)
             continue
