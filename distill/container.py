@@ -265,20 +265,30 @@ def _int_attr(attrs: dict, key: str, where: str) -> int:
     return int(value)
 
 
+def _check_format(attrs: dict, where: str) -> None:
+    """Raise unless ``attrs`` name this file family and a version this beamsim reads."""
+    fmt = attrs.get("format", "")
+    if fmt != FORMAT:
+        found = f"format {fmt!r}" if fmt else "no 'format' attribute"
+        raise DataFileError(f"{where}: not a beamsim distilled set ({found}; expected {FORMAT!r})")
+    version = attrs.get("format_version")
+    if version != FORMAT_VERSION:
+        raise DataFileError(f"{where}: format_version {version!r} is not supported (this beamsim reads {FORMAT_VERSION})")
+
+
+def _check_counts(counts: np.ndarray, num_classes: int, n: int, where: str) -> None:
+    """Raise unless ``counts`` holds ``num_classes`` non-negative samples-per-class summing to ``n``."""
+    if counts.shape != (num_classes,) or counts.min(initial=0) < 0 or int(counts.sum()) != n:
+        raise DataFileError(f"{where}: /counts must hold {num_classes} non-negative counts summing to {n}")
+
+
 def _read_raw(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     """Attributes and arrays, with format, version, bits, sizes and checksums checked."""
     where = str(path)
     with open_hdf5(path) as f:
         try:
             attrs = {key: _plain(value) for key, value in f.attrs.items()}
-            fmt = attrs.get("format", "")
-            if fmt != FORMAT:
-                found = f"format {fmt!r}" if fmt else "no 'format' attribute"
-                raise DataFileError(f"{where}: not a beamsim distilled set ({found}; expected {FORMAT!r})")
-            version = attrs.get("format_version")
-            if version != FORMAT_VERSION:
-                raise DataFileError(f"{where}: format_version {version!r} is not supported "
-                                    f"(this beamsim reads {FORMAT_VERSION})")
+            _check_format(attrs, where)
             name = attrs.get("quantizer", "")
             bits = _int_attr(attrs, "bits", where)
             if name == _FLOAT:
@@ -308,9 +318,7 @@ def _read_raw(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     shape = tuple(int(s) for s in attrs.get("input_shape", []))
     if n < 1 or not shape or min(shape) < 1:
         raise DataFileError(f"{where}: num_samples {n} and input_shape {list(shape)} must be positive")
-    counts = arrays["counts"]
-    if counts.shape != (num_classes,) or counts.min(initial=0) < 0 or int(counts.sum()) != n:
-        raise DataFileError(f"{where}: /counts must hold {num_classes} non-negative counts summing to {n}")
+    _check_counts(arrays["counts"], num_classes, n, where)
     d = int(np.prod(shape))
     if "constant_mask" in arrays:
         mask = arrays["constant_mask"]

@@ -160,7 +160,7 @@ def save_compressed(path: str | Path, quantized: QuantizedSet, counts: torch.Ten
 
 def _read_raw(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     """Attributes and arrays, with format, codec, sizes and checksums checked."""
-    from beamsim.distill.container import FORMAT, FORMAT_VERSION, _int_attr, _plain, _sha256
+    from beamsim.distill.container import _check_counts, _check_format, _int_attr, _plain, _sha256
 
     where = str(path)
     with open_hdf5(path) as f:
@@ -169,11 +169,7 @@ def _read_raw(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
             arrays = {key: f[key][()] for key in f.keys() if isinstance(f[key], h5py.Dataset)}
         except OSError as exc:
             raise DataFileError(f"{where}: unreadable array data, the file is truncated or corrupt ({exc})") from None
-    if attrs.get("format") != FORMAT:
-        raise DataFileError(f"{where}: not a beamsim distilled set (format {attrs.get('format')!r}; expected {FORMAT!r})")
-    if attrs.get("format_version") != FORMAT_VERSION:
-        raise DataFileError(f"{where}: format_version {attrs.get('format_version')!r} is not supported "
-                            f"(this beamsim reads {FORMAT_VERSION})")
+    _check_format(attrs, where)
     if attrs.get("codec") not in CODECS:
         raise DataFileError(f"{where}: unknown codec {attrs.get('codec')!r} (known: {', '.join(CODECS)})")
     if attrs.get("entropy") not in ENTROPY:
@@ -194,8 +190,7 @@ def _read_raw(path: str | Path) -> tuple[dict, dict[str, np.ndarray]]:
     if missing:
         raise DataFileError(f"{where}: missing array(s) {', '.join('/' + m for m in missing)}")
     counts = arrays["counts"]
-    if counts.shape != (num_classes,) or counts.min(initial=0) < 0 or int(counts.sum()) != n:
-        raise DataFileError(f"{where}: /counts must hold {num_classes} non-negative counts summing to {n}")
+    _check_counts(counts, num_classes, n, where)
     if arrays["scale"].shape != (groups,) or arrays["scale"].dtype != np.float32 \
             or arrays["zero_point"].shape != (groups,) or arrays["zero_point"].dtype != np.int32:
         raise DataFileError(f"{where}: /scale and /zero_point must be float32 and int32 [{groups}] (num_groups)")
