@@ -37,43 +37,6 @@ def default_output(path: Path, bits: int, entropy: bool) -> Path:
     return path.with_name(f"{path.stem}-ptq{bits}{'-rc' if entropy else ''}.h5")
 
 
-def _extra_rows(attrs: dict, source: Optional[Path], channels: int, quiet: bool):
-    """Real rows for the budget's extra samples: from ``source`` or the file's ``source_path``."""
-    from beamsim.distill.container import format_of
-    from beamsim.distill.ptq.budget import extra_rows_from_source
-
-    if source is None:
-        recorded = str(attrs.get("source_path") or "")
-        if not recorded:
-            if not quiet:
-                stderr.print("no source data set recorded in the file: only its own rows can be kept")
-            return None, None
-        if not Path(recorded).is_file():
-            if not quiet:
-                stderr.print(f"source data set {recorded} not found: only the file's own rows can be kept "
-                             "(give --source)")
-            return None, None
-        source = Path(recorded)
-    fmt = format_of(source)
-    if fmt != "beamsim.dataset":
-        from beamsim.errors import DataFileError
-
-        raise DataFileError(f"{source}: extra samples come from a beam data set (format 'beamsim.dataset'), "
-                            f"found {fmt!r}; use --no-extra")
-    return extra_rows_from_source(str(source), str(attrs.get("encoding") or ""), channels=channels)
-
-
-
-def _carried_settings(attrs: dict) -> dict:
-    """The input's image data-set record and distill config, so ``evaluate`` finds its test set."""
-    import tomllib
-
-    try:
-        settings = tomllib.loads(str(attrs.get("settings") or ""))
-    except tomllib.TOMLDecodeError:
-        return {}
-    return {key: settings[key] for key in ("dataset", "config") if isinstance(settings.get(key), dict)}
-
 @app.command("compress")
 def compress_cmd(
     file: Annotated[Path, typer.Argument(help="A distilled file (beamsim distill): float32 or packed codes.")],
@@ -92,39 +55,19 @@ def compress_cmd(
 ) -> None:
     """Compress a distilled set with patch-wise quantization (PAQ/GAQ), refinement and range coding,
     spending the saved bytes on more samples."""
-    from beamsim.config import make_generator, resolve_device
-    from beamsim.distill.container import read
-    from beamsim.distill.ptq import CompressConfig, PatchCompressor
-    from beamsim.fileio import check_writable
+    from beamsim.config import resolve_device
+    from beamsim.distill.ptq import CompressConfig, compress_file
 
     cfg = CompressConfig(bits=bits, patch=patch, groups=parse_groups(groups), budget_bytes=budget_bytes,
                          refine=refine, entropy=entropy)
-    data = read(file)
-    out = check_writable(out if out is not None else default_output(file, bits, entropy))
-    if out.resolve() == file.resolve():
-        raise ValueError(f"--out {out} is the input file; write the compressed set elsewhere")
+    out = out if out is not None else default_output(file, bits, entropy)
     dev = resolve_device(device)
-    x, y, attrs = data.x.float(), data.y, data.attrs
-    extra_x = extra_y = None
-    if extra:
-        extra_x, extra_y = _extra_rows(attrs, source, int(x.shape[1]) if x.ndim == 4 else 0, json_output)
     start = time.perf_counter()
-    if not json_output:
-        stderr.print(f"compressing {x.shape[0]} samples at {bits} bits "
-                     f"({0 if extra_x is None else len(extra_x)} real rows in reserve) ...")
-    comp = PatchCompressor(cfg, device=dev, generator=make_generator(seed)).fit(
-        x, y, num_classes=int(attrs.get("num_classes", 0)) or None, extra_x=extra_x, extra_y=extra_y)
-    source_samples = attrs.get("source_samples", -1)
-    described = comp.save(out, class_names=attrs.get("class_names"), source_sha256=attrs.get("source_sha256", ""),
-                          source_path=attrs.get("source_path", ""), encoding=attrs.get("encoding", ""),
-                          source_samples=None if source_samples in (None, -1) else int(source_samples),
-                          objective=attrs.get("objective", ""), seed=seed,
-                          settings={"input": str(file), "input_samples": int(x.shape[0]),
-                                    "input_codec": attrs.get("codec") or attrs.get("quantizer", ""),
-                                    "input_bits": int(attrs.get("bits", 0)), **_carried_settings(attrs)})
+    comp, described = compress_file(file, out, cfg, extra=extra, source=source, seed=seed, device=dev,
+                                    progress=None if json_output else stderr.print)
     wall = time.perf_counter() - start
     sizes = comp.sizes_
-    d = int(x[0].numel())
+    d = int(comp.quantized_.layout.elements)
     samples = int(comp.labels_.numel())
     history = comp.refine_history_
     doc = {
@@ -137,7 +80,7 @@ def compress_cmd(
         "groups": comp.groups_,
         "samples_per_class": comp.samples_per_class_,
         "samples": samples,
-        "input_samples": int(x.shape[0]),
+        "input_samples": comp.input_samples_,
         "distilled_rows": comp.distilled_rows_,
         "extra_rows": comp.extra_rows_,
         "budget_bytes": comp.budget_bytes_,

@@ -28,7 +28,7 @@ from beamsim.distill.ptq.config import CompressConfig
 from beamsim.distill.ptq.refine import feature_model, refine
 from beamsim.distill.ptq.budget import (BudgetChoice, build_pool, extra_rows_from_source, search_budget,
                                         search_groups, search_samples, select_per_class)
-from beamsim.distill.ptq.compressor import PatchCompressor
+from beamsim.distill.ptq.compressor import PatchCompressor, compress_file
 from beamsim.distill.ptq.file import describe_compressed, read_compressed, read_quantized, save_compressed
 
 __all__ = [
@@ -40,5 +40,5 @@ __all__ = [
     "CompressConfig", "refine", "feature_model",
     "BudgetChoice", "build_pool", "select_per_class", "search_samples", "search_groups", "search_budget",
     "extra_rows_from_source",
-    "PatchCompressor", "save_compressed", "read_compressed", "read_quantized", "describe_compressed",
+    "PatchCompressor", "compress_file", "save_compressed", "read_compressed", "read_quantized", "describe_compressed",
 ]

@@ -14,6 +14,7 @@ and range-code the codes (:mod:`.coder`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -27,7 +28,7 @@ from beamsim.distill.ptq.patches import PatchLayout
 from beamsim.distill.ptq.quantized import ByteSizes, QuantizedSet
 from beamsim.distill.ptq.refine import feature_model, refine
 
-__all__ = ["PatchCompressor"]
+__all__ = ["PatchCompressor", "compress_file"]
 
 
 class PatchCompressor:
@@ -47,6 +48,7 @@ class PatchCompressor:
         labels_: [N'] int64 labels; counts_: [C] int64 samples per class.
         samples_per_class_: ``k``; groups_: parameter pairs used; codec_: ``"paq"``/``"gaq"``.
         sizes_: :class:`~.quantized.ByteSizes` of what is stored (the real coded length).
+        input_samples_: ``N``, rows of the input set.
         budget_bytes_: the budget; num_classes_: ``C``.
         distilled_rows_, extra_rows_: how many of the rows come from the input set and how
             many from the extra real rows.
@@ -121,6 +123,7 @@ class PatchCompressor:
                              "bytes; raise --budget-bytes or use --no-refine")
         stream = coder.encode(quantized.codes.numpy(), cfg.bits) if cfg.entropy else None
         self.quantized_: QuantizedSet = quantized
+        self.input_samples_ = n
         self.stream_: bytes | None = stream
         self.labels_ = pool_y[index]
         self.counts_ = torch.bincount(self.labels_, minlength=num_classes)
@@ -152,3 +155,89 @@ class PatchCompressor:
         return save_compressed(path, self.quantized_, self.counts_, stream=self.stream_, config=self.config,
                                budget_bytes=self.budget_bytes_, samples_per_class=self.samples_per_class_,
                                **metadata)
+
+
+def _carried_settings(attrs: dict) -> dict:
+    """The input's image data-set record and distill config, so ``evaluate`` finds its test set."""
+    import tomllib
+
+    try:
+        settings = tomllib.loads(str(attrs.get("settings") or ""))
+    except tomllib.TOMLDecodeError:
+        return {}
+    return {key: settings[key] for key in ("dataset", "config") if isinstance(settings.get(key), dict)}
+
+
+def _extra_rows(attrs: dict, source: str | Path | None, channels: int,
+                warn: Callable[[str], None]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Real rows for the budget's extra samples: from ``source`` or the file's ``source_path``."""
+    from beamsim.distill.container import format_of
+    from beamsim.distill.ptq.budget import extra_rows_from_source
+    from beamsim.errors import DataFileError
+
+    if source is None:
+        recorded = str(attrs.get("source_path") or "")
+        if not recorded:
+            warn("no source data set recorded in the file: only its own rows can be kept")
+            return None, None
+        if not Path(recorded).is_file():
+            warn(f"source data set {recorded} not found: only the file's own rows can be kept (give --source)")
+            return None, None
+        source = recorded
+    fmt = format_of(source)
+    if fmt != "beamsim.dataset":
+        raise DataFileError(f"{source}: extra samples come from a beam data set (format 'beamsim.dataset'), "
+                            f"found {fmt!r}; use --no-extra")
+    return extra_rows_from_source(str(source), str(attrs.get("encoding") or ""), channels=channels)
+
+
+def compress_file(path: str | Path, out: str | Path, config: CompressConfig | None = None, *,
+                  extra: bool = True, source: str | Path | None = None, seed: int = 0,
+                  device: str | torch.device | None = None,
+                  progress: Callable[[str], None] | None = None) -> tuple[PatchCompressor, dict]:
+    """Compress a distilled file into ``out`` (what ``beamsim compress`` does).
+
+    Args:
+        path: a distilled file (float32 or packed codes).
+        out: the compressed file (written atomically; not ``path``).
+        config: compressor settings (defaults of :class:`CompressConfig` when None).
+        extra: let the budget add real rows of the source data set (``source``, else the
+            file's recorded ``source_path``; without one only the file's rows are kept).
+        seed: seed of the compressor's generator: same seed, same output bytes.
+        device: where the refinement runs.
+        progress: called with one line before the work starts, and one when extra rows were
+            asked for but cannot be had.
+
+    Returns:
+        (the fitted :class:`PatchCompressor`, ``describe`` of the written file).
+
+    Raises:
+        ValueError: ``out`` is ``path``, or what :meth:`PatchCompressor.fit` raises.
+        DataFileError: a bad input or source file.
+    """
+    from beamsim.distill.container import read
+    from beamsim.fileio import check_writable
+
+    path, out = Path(path), Path(out)
+    if out.resolve() == path.resolve():
+        raise ValueError(f"--out {out} is the input file; write the compressed set elsewhere")
+    data = read(path)
+    check_writable(out)  # before the work, not after it
+    x, y, attrs = data.x.float(), data.y, data.attrs
+    say = progress or (lambda line: None)
+    extra_x = extra_y = None
+    if extra:
+        extra_x, extra_y = _extra_rows(attrs, source, int(x.shape[1]) if x.ndim == 4 else 0, say)
+    say(f"compressing {x.shape[0]} samples at {(config or CompressConfig()).bits} bits "
+        f"({0 if extra_x is None else len(extra_x)} real rows in reserve) ...")
+    comp = PatchCompressor(config, device=device, generator=make_generator(seed)).fit(
+        x, y, num_classes=int(attrs.get("num_classes", 0)) or None, extra_x=extra_x, extra_y=extra_y)
+    source_samples = attrs.get("source_samples", -1)
+    described = comp.save(out, class_names=attrs.get("class_names"), source_sha256=attrs.get("source_sha256", ""),
+                          source_path=attrs.get("source_path", ""), encoding=attrs.get("encoding", ""),
+                          source_samples=None if source_samples in (None, -1) else int(source_samples),
+                          objective=attrs.get("objective", ""), seed=seed,
+                          settings={"input": str(path), "input_samples": int(x.shape[0]),
+                                    "input_codec": attrs.get("codec") or attrs.get("quantizer", ""),
+                                    "input_bits": int(attrs.get("bits", 0)), **_carried_settings(attrs)})
+    return comp, described
