@@ -7,15 +7,19 @@ import dataclasses
 import doctest
 import importlib
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 import torch
+from typer.testing import CliRunner
 
+import beamsim.cli.main  # noqa: F401  (registers every command)
 import beamsim.experiments.evaluate as evaluation
+from beamsim.cli._app import app
 from beamsim.dataset import BeamDataset
 from beamsim.distill.config import default_config
-from beamsim.distill.container import read
+from beamsim.distill.container import describe, read
 from beamsim.distill.quadd import QuADD
 from beamsim.experiments.studies import baselines as baselines_mod
 from beamsim.experiments.studies.baselines import baseline_methods, baselines_study, register_method
@@ -254,7 +258,7 @@ def test_imbalance_plots_top1_and_macro_f1_for_both_variants(tiny_dataset, tmp_p
 def test_baseline_registry_lists_the_papers_rows_in_order():
     names = [m.name for m in baseline_methods()]
     assert names == ["full-f32", "full-ptq8", "random", "herding", "kcenter", "distill", "distill-ptq",
-                     "quadd-apot", "quadd-uniform", "quadd-fsq"]
+                     "distill-patch", "quadd-apot", "quadd-uniform", "quadd-fsq"]
     with pytest.raises(ValueError, match="already registered"):
         register_method("random", "again")(lambda opts: RealSource())
 
@@ -288,6 +292,35 @@ def test_baselines_table_figure_and_ptq_reuse(tiny_dataset, tmp_path, monkeypatc
     direct = QuADD(settings.distill_config(spc=2, quantizer="ptq", bits=4), device="cpu", seed=settings.seed)
     direct.fit(BeamDataset(tiny_dataset, "train", encoding="attenuation"))
     assert torch.equal(ptq.x, direct.synthetic_.cpu()[torch.argsort(direct.labels_.cpu(), stable=True)])
+
+
+def test_the_patch_row_compresses_the_float_distillation_within_quadds_stored_bytes(tiny_dataset, tmp_path,
+                                                                                      monkeypatch):
+    out = tmp_path / "patch"
+    fits = []
+    original_fit = QuADD.fit
+    monkeypatch.setattr(QuADD, "fit", lambda self, *a, **k: fits.append(self.config.quantizer)
+                        or original_fit(self, *a, **k))
+    result = baselines_study(tiny_settings(tiny_dataset, out), spc=2, bits=4, methods="distill,distill-patch")
+    assert fits == ["none"]  # one float distillation feeds both rows
+    base, patch = result.points
+    d = describe(base["train_file"])
+    budget = -(-d["num_samples"] * (d["elements_per_sample"] - d["constant_elements"]) * 4 // 8)
+    c = describe(patch["train_file"])
+    assert c["codec"] in ("paq", "gaq") and c["bits"] == 2 and c["budget_bytes"] == budget
+    assert 0 < c["bytes"]["payload"] <= budget
+    row = result.tables["baselines"][1]
+    assert row["payload_bits"] == 8 * c["bytes"]["payload"] and row["label"] == "DM + patch GAQ 2 bits, QuADD 4-bit bytes"
+    assert row["num_samples"] == c["num_samples"] > 0
+    # the recorded command writes the same bytes
+    compress = patch["command"].split(" && ")[1]
+    assert compress.startswith("beamsim compress ") and f"--budget-bytes {budget}" in compress
+    again = tmp_path / "again.h5"
+    args = shlex.split(compress)[2:]
+    args[args.index("--out") + 1] = str(again)
+    r = CliRunner().invoke(app, ["compress", *args, "--device", "cpu", "--json"])
+    assert r.exit_code == 0, r.output
+    assert again.read_bytes() == Path(patch["train_file"]).read_bytes()
 
 
 def test_a_new_method_is_a_few_lines(tiny_dataset, tmp_path, monkeypatch):

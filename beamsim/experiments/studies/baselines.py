@@ -12,22 +12,27 @@ order. The built-in rows, as in the papers' compression-vs-accuracy comparison:
 ``kcenter``        k-center coreset, float32
 ``distill``        unquantized distillation (the study's objective), float32
 ``distill-ptq``    the same set quantized once to ``bits`` (post-training)
+``distill-patch``  the same set through the patch-wise compressor (``beamsim compress``:
+                   2-bit GAQ, refinement, range coding, real rows added) within the
+                   bytes QuADD stores at ``bits`` (see
+                   :class:`~beamsim.experiments.studies.common.PatchPtqSource`)
 ``quadd-apot``     QuADD, APoT quantizer in the loop at ``bits``
 ``quadd-uniform``  QuADD, uniform quantizer in the loop
 ``quadd-fsq``      QuADD, FSQ quantizer in the loop
 =================  =====================================================================
 
-Adding a row is a few lines, e.g. a compressor applied to the float32 distillation::
+Adding a row is a few lines, e.g. a random coreset drawn with replacement::
 
     from beamsim.experiments.studies.baselines import register_method
-    from beamsim.experiments.studies.common import DistillSource, Made, TrainingSource
+    from beamsim.experiments.studies.common import DistillSource
 
-    class PatchPTQSource(TrainingSource):      # settings(), slug(), make(ctx) -> Made
-        ...
+    @register_method("random-repl", "random coreset with replacement, spc {spc}", group="coreset")
+    def _random_repl(opts):
+        return DistillSource(objective="none", quantizer="none", spc=opts.spc, replacement=True)
 
-    @register_method("distill-paq", "distillation + patch-wise PTQ, {bits} bits", group="distillation")
-    def _distill_paq(opts):
-        return PatchPTQSource(base=DistillSource(spc=opts.spc, quantizer="none"), bits=opts.bits)
+A new kind of training set subclasses
+:class:`~beamsim.experiments.studies.common.TrainingSource` (``settings``, ``slug``,
+``make``), as ``PatchPtqSource`` does for the compressor.
 
 Outputs in ``out``: ``baselines.csv``, ``baselines.png`` (bars: compression ratio against
 the full 32-bit set, log axis, annotated with the payload; line: top-1 on a second axis),
@@ -39,9 +44,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from beamsim.experiments.studies.common import (FULL_PTQ_BITS, DistillSource, Point, Progress, PtqSource,
-                                                RealSource, StudyContext, StudyResult, StudySettings, TrainingSource,
-                                                finish, flat_row, full_ptq_source, parse_int_list, run_points)
+from beamsim.experiments.studies.common import (FULL_PTQ_BITS, DistillSource, PatchPtqSource, Point, Progress,
+                                                PtqSource, RealSource, StudyContext, StudyResult, StudySettings,
+                                                TrainingSource, finish, flat_row, full_ptq_source, parse_int_list,
+                                                run_points)
 from beamsim.experiments.studies.plots import format_bits
 
 __all__ = ["BaselineOptions", "Method", "register_method", "baseline_methods", "baselines_study"]
@@ -151,6 +157,16 @@ def _distill(opts: BaselineOptions) -> TrainingSource:
 @register_method("distill-ptq", "{objective} + PTQ {bits} bits", group="distillation")
 def _distill_ptq(opts: BaselineOptions) -> TrainingSource:
     return PtqSource(_float_distillation(opts), opts.bits)
+
+
+#: Bits per code of the patch-wise compressor row (the second paper's setting).
+PATCH_BITS = 2
+
+
+@register_method("distill-patch", "{objective} + patch GAQ %d bits, QuADD {bits}-bit bytes" % PATCH_BITS,
+                 group="distillation")
+def _distill_patch(opts: BaselineOptions) -> TrainingSource:
+    return PatchPtqSource(_float_distillation(opts), bits=PATCH_BITS, budget_bits=opts.bits)
 
 
 def _quadd(quantizer: str) -> Callable[[BaselineOptions], TrainingSource]:
