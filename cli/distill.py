@@ -12,7 +12,7 @@ from beamsim.cli._app import app
 from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
 from beamsim.cli._output import print_json, print_table, stderr
 
-__all__ = ["distill_cmd", "default_output", "default_image_output", "DATASET_CHOICES"]
+__all__ = ["distill_cmd", "write_history", "default_output", "default_image_output", "DATASET_CHOICES"]
 
 #: ``--dataset`` values: ``beam`` (a file written by ``beamsim generate``) or an image set.
 DATASET_CHOICES = ("beam", "digits", "cifar10", "cifar100", "imagefolder")
@@ -30,6 +30,13 @@ def default_image_output(dataset: str, cfg) -> Path:
     quant = "f32" if cfg.quantizer == "none" else f"{cfg.quantizer}{cfg.bits}"
     repl = "-repl" if cfg.replacement else ""
     return Path("distilled") / f"{dataset}-{cfg.objective}-{quant}-ipc{cfg.spc}-{cfg.init}{repl}.h5"
+
+
+def write_history(path: Path, records: list[dict]) -> Path:
+    """The per-iteration records of a run as CSV (atomically; columns in first-seen order)."""
+    from beamsim.experiments.studies.common import write_csv
+
+    return write_csv(path, records)
 
 
 @app.command("distill")
@@ -56,6 +63,7 @@ def distill_cmd(
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Expert cache (default: ~/.cache/beamsim/experts).")] = None,
     eval_runs: Annotated[int, typer.Option("--eval-runs", help="Evaluate the result with this many runs (0 = no).")] = 0,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from the checkpoint beside --out.")] = False,
+    history: Annotated[Optional[Path], typer.Option("--history", help="Write one CSV row per iteration (loss, gradient norm, student step size, validation, thresholds).")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     json_output: JsonOpt = False,
@@ -122,6 +130,8 @@ def distill_cmd(
         train = BeamDataset(data, "train", encoding=encoding)
         source = str(data)
         out = check_writable(out if out is not None else default_output(data, cfg))
+    if history is not None:
+        check_writable(history)
     checkpoint = out.with_name(out.name + ".ckpt.pt")
     if resume and not QuADD(cfg, device=dev, seed=seed, checkpoint_path=checkpoint).check_resume(train):
         stderr.print(f"no checkpoint at {checkpoint}; starting from the beginning")
@@ -146,6 +156,8 @@ def distill_cmd(
         described = quadd.save(out, source_sha256=train.checksum, source_path=str(data), source_samples=len(train),
                                encoding=encoding)
     checkpoint.unlink(missing_ok=True)
+    if history is not None:
+        write_history(history, quadd.history_)
     wall = time.perf_counter() - start
     doc = {
         "path": str(out), "dataset": dataset, "model": cfg.model,
@@ -158,6 +170,7 @@ def distill_cmd(
         "file_bytes": described.get("file_bytes"),
         "compression_ratio": described.get("compression_ratio"),
         "best_iteration": quadd.best_iteration_,
+        **({"history": str(history)} if history is not None else {}),
         "validation": [{"iteration": i, "top1": a} for i, a in quadd.validation_],
         "timings_s": {k: round(v, 2) for k, v in quadd.timings_.items()},
         "wall_s": round(wall, 2),

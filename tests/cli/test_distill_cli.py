@@ -1,5 +1,6 @@
 """CLI: beamsim distill and bench distill - outputs, JSON keys, one-line errors."""
 
+import csv
 import json
 
 import pytest
@@ -57,6 +58,19 @@ def test_distill_tm_with_evaluation(tmp_path, tiny_dataset, tiny_config):
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert 0.0 <= doc["evaluation"]["top1"]["mean"] <= 1.0
+
+
+def test_history_has_one_row_per_iteration_with_the_student_step(tmp_path, tiny_dataset, tiny_config):
+    out, history = tmp_path / "tm.h5", tmp_path / "logs" / "tm.csv"
+    r = run("distill", "--data", tiny_dataset, "--spc", 1, "--bits", 3, "--config", tiny_config, "--objective", "tm",
+            "--out", out, "--json", "--history", history, "--cache-dir", tmp_path / "cache")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["history"] == str(history)
+    with open(history, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(row["iteration"]) for row in rows] == [1, 2]
+    for key in ("loss", "grad_norm", "syn_lr", "seconds"):
+        assert all(float(row[key]) >= 0 for row in rows), key
 
 
 def test_coreset_and_float_output(tmp_path, tiny_dataset):
