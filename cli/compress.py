@@ -40,7 +40,7 @@ def default_output(path: Path, bits: int, entropy: bool) -> Path:
 @app.command("compress")
 def compress_cmd(
     file: Annotated[Path, typer.Argument(help="A distilled file (beamsim distill): float32 or packed codes.")],
-    bits: Annotated[int, typer.Option("--bits", help="Bits per code, 1..8.")] = 2,
+    bits: Annotated[Optional[int], typer.Option("--bits", help="Bits per code, 1..8 (default: 4 for maps up to 16x16 such as beam maps, 2 for larger images).")] = None,
     patch: Annotated[Optional[int], typer.Option("--patch", help="Patch size (default: 2 up to 16x16 maps, else 5).")] = None,
     groups: Annotated[str, typer.Option("--groups", help="Parameter groups: auto (largest that fits) or a count.")] = "auto",
     budget_bytes: Annotated[Optional[int], typer.Option("--budget-bytes", help="Payload budget in bytes (default: the float32 input set, N x d x 4).")] = None,
@@ -58,6 +58,12 @@ def compress_cmd(
     from beamsim.config import resolve_device
     from beamsim.distill.ptq import CompressConfig, compress_file
 
+    if bits is None:
+        from beamsim.distill.container import describe
+        from beamsim.distill.ptq import default_bits
+
+        shape = describe(file)["input_shape"]
+        bits = default_bits(int(shape[-2]), int(shape[-1]))
     cfg = CompressConfig(bits=bits, patch=patch, groups=parse_groups(groups), budget_bytes=budget_bytes,
                          refine=refine, entropy=entropy)
     out = out if out is not None else default_output(file, bits, entropy)

@@ -18,7 +18,7 @@ The second paper's pipeline, one module per step:
 (2, 2)
 """
 
-from beamsim.distill.ptq.patches import PatchLayout, default_patch, patch_size
+from beamsim.distill.ptq.patches import PatchLayout, default_bits, default_patch, patch_size
 from beamsim.distill.ptq.quantized import ByteSizes, QuantizedSet, index_bits, pack_indices, unpack_indices
 from beamsim.distill.ptq.paq import asymmetric_params, dequantize, fake_quantize, paq, quantize
 from beamsim.distill.ptq.kmeans import kmeans
@@ -32,7 +32,7 @@ from beamsim.distill.ptq.compressor import PatchCompressor, compress_file
 from beamsim.distill.ptq.file import describe_compressed, read_compressed, read_quantized, save_compressed
 
 __all__ = [
-    "PatchLayout", "default_patch", "patch_size",
+    "PatchLayout", "default_bits", "default_patch", "patch_size",
     "ByteSizes", "QuantizedSet", "index_bits", "pack_indices", "unpack_indices",
     "asymmetric_params", "quantize", "dequantize", "paq", "fake_quantize",
     "kmeans", "gaq", "group_patches",

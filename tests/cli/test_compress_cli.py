@@ -47,6 +47,14 @@ def test_compress_writes_the_file_and_one_json_document(tmp_path, tiny_distilled
     assert table.exit_code == 0 and "group_indices" in table.stdout
 
 
+def test_beam_maps_default_to_4_bit_codes_and_the_name_says_so(tmp_path, tiny_distilled):
+    r = run("compress", tiny_distilled, "--no-refine", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["bits"] == 4 and doc["path"] == str(tmp_path / "tiny-ptq4-rc.h5")
+    assert container.describe(doc["path"])["bits"] == 4
+
+
 def test_compress_with_refinement_table_output(tmp_path, tiny_distilled):
     out = tmp_path / "r.h5"
     r = run("compress", tiny_distilled, "--bits", 3, "--patch", 4, "--groups", 2, "--budget-bytes", 2000,

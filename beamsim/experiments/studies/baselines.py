@@ -13,7 +13,7 @@ order. The built-in rows, as in the papers' compression-vs-accuracy comparison:
 ``distill``        unquantized distillation (the study's objective), float32
 ``distill-ptq``    the same set quantized once to ``bits`` (post-training)
 ``distill-patch``  the same set through the patch-wise compressor (``beamsim compress``:
-                   2-bit GAQ, refinement, range coding, real rows added) within the
+                   4-bit GAQ, refinement, range coding, real rows added) within the
                    bytes QuADD stores at ``bits`` (see
                    :class:`~beamsim.experiments.studies.common.PatchPtqSource`)
 ``quadd-apot``     QuADD, APoT quantizer in the loop at ``bits``
@@ -159,8 +159,9 @@ def _distill_ptq(opts: BaselineOptions) -> TrainingSource:
     return PtqSource(_float_distillation(opts), opts.bits)
 
 
-#: Bits per code of the patch-wise compressor row (the second paper's setting).
-PATCH_BITS = 2
+#: Bits per code of the patch-wise compressor row: ``beamsim compress``'s default for beam
+#: maps (the paper's 2 bits lose 13 points to QuADD on them at equal bytes; README).
+PATCH_BITS = 4
 
 
 @register_method("distill-patch", "{objective} + patch GAQ %d bits, QuADD {bits}-bit bytes" % PATCH_BITS,

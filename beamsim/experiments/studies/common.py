@@ -469,11 +469,11 @@ class PatchPtqSource(TrainingSource):
     real rows of the training split when the budget holds more than the distilled set
     (``extra``). The row's ``payload_bits`` is the real coded payload (group indices,
     parameters, codes, constants), not the papers' ``N d b``, which leaves out the
-    parameters that dominate at 2 bits.
+    parameters and group indices that dominate at 2 bits.
 
     Args:
         base: a :class:`DistillSource` with ``quantizer = "none"``.
-        bits: bits per code of the compressor (the paper's 2).
+        bits: bits per code of the compressor.
         budget_bits: the budget is the base set's packed payload at this many bits.
         groups: ``"auto"`` or a number of parameter groups.
         refine, entropy, extra: the compressor's ``--refine``, ``--entropy``, ``--extra``.
@@ -481,7 +481,7 @@ class PatchPtqSource(TrainingSource):
 
     kind = "patch-ptq"
 
-    def __init__(self, base: DistillSource, *, bits: int = 2, budget_bits: int, groups: int | str = "auto",
+    def __init__(self, base: DistillSource, *, bits: int, budget_bits: int, groups: int | str = "auto",
                  refine: bool = True, entropy: bool = True, extra: bool = True) -> None:
         if base.overrides.get("quantizer") != "none":
             raise ValueError("PatchPtqSource needs a float32 base distillation (quantizer='none')")
