@@ -58,6 +58,6 @@ def bench_distill_cmd(
 
     train = BeamDataset(data, "train", encoding=encoding)
     doc = bench_distill(train, objective=objective, iterations=iterations, bits=bits, repeats=repeats, device=device,
-                        seed=seed, config=default_config("beam", spc=spc))
+                        seed=seed, config=default_config("beam", spc=spc, objective=objective))
     doc["data"] = data
     report(doc, json_output, "bench distill")

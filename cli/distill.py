@@ -70,7 +70,7 @@ def distill_cmd(
 ) -> None:
     """Distil a beam data set or an image set into a few-bit synthetic set (QuADD) and write the packed file."""
     from beamsim.config import resolve_device
-    from beamsim.distill.config import default_config, load_config
+    from beamsim.distill.config import resolve_config
     from beamsim.distill.quadd import QuADD
     from beamsim.fileio import check_writable
 
@@ -97,18 +97,16 @@ def distill_cmd(
 
         spec = ImageSpec(dataset, data_root=str(data_root) if data_root is not None else "",  # type: ignore[arg-type]
                          image_size=image_size, zca=zca)
-        cfg = default_config("image", model=default_model(spec.image_size), dsa_strategy=DSA_STRATEGY[dataset])
+        modality, defaults = "image", {"model": default_model(spec.image_size), "dsa_strategy": DSA_STRATEGY[dataset]}
     else:
-        cfg = default_config("beam")
-    if config is not None:
-        cfg = load_config(config, cfg)
+        modality, defaults = "beam", {}
     overrides = dict(spc=spc, objective=objective, quantizer=quantizer, init=init, replacement=replacement,
                      iterations=iterations, num_experts=experts, expert_epochs_train=expert_epochs, model=model)
     if quantizer == "none" and bits is None:
         overrides["bits"] = 32
     elif bits is not None:
         overrides["bits"] = bits
-    cfg = cfg.replace(**overrides)
+    cfg = resolve_config(modality, config, defaults, **overrides)
     if cfg.objective == "none":
         cfg = cfg.replace(iterations=0)
     from beamsim.models import list_models

@@ -38,10 +38,10 @@ QuantizerOpt = Annotated[str, typer.Option("--quantizer", help="Quantizer of the
 def _settings(name: str, data: Path, out: Path | None, runs: int, iterations: int | None, objective: str | None,
               epochs: int | None, encoding: str, config: Path | None, cache_dir: Path | None, seed: int,
               device: str):
-    from beamsim.distill.config import default_config, load_config
+    from beamsim.distill.config import resolve_config
     from beamsim.experiments.studies.common import StudySettings
 
-    base = load_config(config, default_config("beam")) if config is not None else None
+    base = resolve_config("beam", config, objective=objective) if config is not None else None
     return StudySettings(data=data, out=out if out is not None else Path("runs") / f"study-{name}", runs=runs,
                          epochs=epochs, iterations=iterations, objective=objective, encoding=encoding, config=base,
                          seed=seed, device=device, cache_dir=cache_dir)

@@ -127,7 +127,7 @@ def bench_distill(train, *, objective: str = "tm", iterations: int = 10, bits: i
     from beamsim.distill.quadd import QuADD
 
     dev = resolve_device(device)
-    base = (config or default_config("beam")).replace(objective=objective, iterations=iterations, val_fraction=0.0,
+    base = (config or default_config("beam", objective=objective)).replace(objective=objective, iterations=iterations, val_fraction=0.0,
                                                       checkpoint_every=0)
     variants = {"quantized": base.replace(quantizer=quantizer, bits=bits),
                 "unquantized": base.replace(quantizer="none", bits=32)}

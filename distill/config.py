@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from beamsim import tomlio
 
-__all__ = ["DistillConfig", "default_config", "load_config", "OBJECTIVES", "QUANTIZERS", "INITS"]
+__all__ = ["DistillConfig", "default_config", "load_config", "read_config", "resolve_config", "shipped_defaults",
+           "OBJECTIVES", "QUANTIZERS", "INITS"]
 
 OBJECTIVES = ("tm", "dm", "dc", "none")
 QUANTIZERS = ("apot", "uniform", "fsq", "ptq", "none")
@@ -191,22 +192,70 @@ _LATER_FIELDS = ("dsa", "dsa_strategy")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig)}
 
 
-def load_config(path: str | Path, base: DistillConfig | None = None) -> DistillConfig:
-    """``base`` (or the dataclass defaults) overridden by the keys of a TOML file."""
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The keys of a user TOML file (validated when applied with :meth:`DistillConfig.replace`).
+
+    Raises:
+        ValueError: a missing file or invalid TOML (the message names the file).
+    """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config file {path}: not valid TOML ({exc})") from None
-    return (base or DistillConfig()).replace(**data)
 
 
-def default_config(modality: Literal["beam", "image"] = "beam", **overrides: Any) -> DistillConfig:
-    """The shipped defaults for ``modality`` with ``overrides`` applied."""
+def load_config(path: str | Path, base: DistillConfig | None = None) -> DistillConfig:
+    """``base`` (or the dataclass defaults) overridden by the keys of a TOML file."""
+    return (base or DistillConfig()).replace(**read_config(path))
+
+
+def shipped_defaults(modality: Literal["beam", "image"] = "beam") -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The shipped defaults of ``modality``: (flat settings, per-objective tables).
+
+    A table named after an objective (``[tm]`` in ``beam.toml``) holds the settings that
+    objective uses instead of the flat ones (trajectory matching on beam maps needs a
+    smaller image step than distribution matching).
+    """
     entry = resources.files("beamsim.distill") / "defaults" / f"{modality}.toml"
     if not entry.is_file():
         raise ValueError(f"no distill defaults for modality {modality!r}")
     data = tomllib.loads(entry.read_text())
-    return DistillConfig().replace(**data).replace(**overrides)
+    tables = {key: data.pop(key) for key in [k for k, v in data.items() if isinstance(v, dict)]}
+    unknown = sorted(set(tables) - set(OBJECTIVES))
+    if unknown:
+        raise ValueError(f"{modality}.toml: tables must be named after an objective, not {', '.join(unknown)}")
+    return data, tables
+
+
+def default_config(modality: Literal["beam", "image"] = "beam", **overrides: Any) -> DistillConfig:
+    """The shipped defaults for ``modality`` and the objective's own table, then ``overrides``.
+
+    The objective is ``overrides["objective"]`` when given, else the shipped one; its table
+    (see :func:`shipped_defaults`) applies before ``overrides``, so an explicit value always wins.
+
+    >>> default_config("beam").lr_syn, default_config("beam", objective="tm").lr_syn
+    (10.0, 1.0)
+    >>> default_config("beam", objective="tm", lr_syn=3.0).lr_syn
+    3.0
+    """
+    flat, tables = shipped_defaults(modality)
+    objective = overrides.get("objective") or flat.get("objective", DistillConfig.objective)
+    return DistillConfig().replace(**flat).replace(**tables.get(objective, {})).replace(**overrides)
+
+
+def resolve_config(modality: Literal["beam", "image"] = "beam", path: str | Path | None = None,
+                   defaults: dict[str, Any] | None = None, **overrides: Any) -> DistillConfig:
+    """What ``beamsim distill`` runs: shipped defaults, the objective's shipped table,
+    ``defaults`` (e.g. a data set's model), the user file ``path``, then ``overrides``
+    (None values ignored). The objective is the first one given among ``overrides``, the
+    file and the shipped defaults, so ``--objective tm`` gets trajectory matching's own
+    defaults unless the file or an option sets them.
+    """
+    user = read_config(path) if path is not None else {}
+    objective = overrides.get("objective") or user.get("objective")
+    base = default_config(modality, **{k: v for k, v in (defaults or {}).items() if v is not None},
+                          **({"objective": objective} if objective else {}))
+    return base.replace(**user).replace(**overrides)

@@ -2,11 +2,14 @@
 
 import csv
 import json
+import tomllib
 
 import pytest
 from typer.testing import CliRunner
 
 from beamsim.cli.main import app
+from beamsim.distill.config import default_config
+from beamsim.distill.container import read
 from tests.cli.test_generate_cli import assert_one_line_error
 
 runner = CliRunner()
@@ -69,6 +72,8 @@ def test_history_has_one_row_per_iteration_with_the_student_step(tmp_path, tiny_
     with open(history, newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(row["iteration"]) for row in rows] == [1, 2]
+    # --objective tm took trajectory matching's own shipped step (the tiny file does not set one)
+    assert tomllib.loads(str(read(out).attrs["settings"]))["config"]["lr_syn"] == default_config("beam", objective="tm").lr_syn
     for key in ("loss", "grad_norm", "syn_lr", "seconds"):
         assert all(float(row[key]) >= 0 for row in rows), key
 

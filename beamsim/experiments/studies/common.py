@@ -120,8 +120,8 @@ class StudySettings:
         iterations: distillation iterations (None: the config's).
         objective: distillation objective ``tm | dm | dc`` (None: the config's).
         encoding: beam-map input encoding, ``attenuation`` or ``relative``.
-        config: base distillation settings (None: ``default_config("beam")``); every point
-            starts from it.
+        config: base distillation settings (None: ``default_config("beam", objective=...)``,
+            with the objective's own shipped defaults); every point starts from it.
         seed: seed of every distillation and evaluation.
         device: ``auto | cpu | cuda`` or a ``torch.device`` (None: the beamsim config's).
         cache_dir: expert-trajectory cache (None: QuADD's default).
@@ -161,8 +161,9 @@ class StudySettings:
         """The distillation settings every point starts from (objective and iterations applied)."""
         from beamsim.distill.config import default_config
 
-        base = self.config if self.config is not None else default_config("beam")
-        return base.replace(objective=self.objective, iterations=self.iterations)
+        if self.config is None:  # the objective's own shipped defaults (e.g. trajectory matching's step)
+            return default_config("beam", objective=self.objective, iterations=self.iterations)
+        return self.config.replace(objective=self.objective, iterations=self.iterations)
 
     def distill_config(self, **overrides: Any) -> DistillConfig:
         """:meth:`base_config` with ``overrides``; ``objective = "none"`` runs 0 iterations,
