@@ -49,7 +49,7 @@ def distill_cmd(
     spc: Annotated[Optional[int], typer.Option("--spc", "--ipc", help="Synthetic samples (images) per class.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Network of the objective (default: beamcnn; convnet3 for images up to 64 px, convnet5 above).")] = None,
     bits: Annotated[Optional[int], typer.Option("--bits", help="Bits per element, 1..8 (32 with --quantizer none).")] = None,
-    objective: Annotated[Optional[str], typer.Option("--objective", help="tm | dm | dc | none.")] = None,
+    objective: Annotated[Optional[str], typer.Option("--objective", help="tm | dm | dc | none (default: tm for beam data, dm for images).")] = None,
     quantizer: Annotated[Optional[str], typer.Option("--quantizer", help="apot | uniform | fsq | ptq | none.")] = None,
     init: Annotated[Optional[str], typer.Option("--init", help="real | quant-graphcut | noise | herding | kcenter.")] = None,
     replacement: Annotated[Optional[bool], typer.Option("--replacement/--no-replacement",

@@ -236,9 +236,9 @@ def default_config(modality: Literal["beam", "image"] = "beam", **overrides: Any
     The objective is ``overrides["objective"]`` when given, else the shipped one; its table
     (see :func:`shipped_defaults`) applies before ``overrides``, so an explicit value always wins.
 
-    >>> default_config("beam").lr_syn, default_config("beam", objective="tm").lr_syn
-    (10.0, 1.0)
-    >>> default_config("beam", objective="tm", lr_syn=3.0).lr_syn
+    >>> default_config("beam").objective, default_config("beam").lr_syn, default_config("beam", objective="dm").lr_syn
+    ('tm', 1.0, 10.0)
+    >>> default_config("beam", lr_syn=3.0).lr_syn
     3.0
     """
     flat, tables = shipped_defaults(modality)

@@ -5,11 +5,11 @@ import pytest
 from beamsim.distill.config import OBJECTIVES, default_config, resolve_config, shipped_defaults
 
 
-def test_trajectory_matching_gets_its_own_shipped_step_and_nothing_else_changes():
+def test_trajectory_matching_is_the_default_with_its_own_step_and_dm_keeps_the_flat_one():
     flat, tables = shipped_defaults("beam")
     assert set(tables) <= set(OBJECTIVES) and "tm" in tables
-    dm, tm = default_config("beam"), default_config("beam", objective="tm")
-    assert dm.objective == "dm" and dm.lr_syn == flat["lr_syn"]
+    dm, tm = default_config("beam", objective="dm"), default_config("beam")
+    assert flat["objective"] == "tm" and dm.objective == "dm" and dm.lr_syn == flat["lr_syn"]
     assert tm.objective == "tm" and tm.lr_syn == tables["tm"]["lr_syn"] != dm.lr_syn
     changed = {k for k, v in tm.as_dict().items() if dm.as_dict()[k] != v}
     assert changed == {"objective"} | set(tables["tm"])
@@ -32,7 +32,7 @@ def test_the_objective_picks_the_table_wherever_it_is_given(tmp_path):
     assert (from_file.objective, from_file.lr_syn, from_file.spc) == ("tm", tm_step, 7)
     # an option overrides the file's objective, and that objective's defaults follow
     to_dm = resolve_config("beam", user, objective="dm")
-    assert to_dm.objective == "dm" and to_dm.lr_syn == default_config("beam").lr_syn
+    assert to_dm.objective == "dm" and to_dm.lr_syn == shipped_defaults("beam")[0]["lr_syn"] != tm_step
     assert resolve_config("beam", None, objective="tm").lr_syn == tm_step
     # None options are ignored; data-set defaults sit under the user file
     user.write_text('model = "beamcnn"\n')

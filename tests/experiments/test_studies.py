@@ -310,7 +310,7 @@ def test_the_patch_row_compresses_the_float_distillation_within_quadds_stored_by
     assert c["codec"] in ("paq", "gaq") and c["bits"] == 4 and c["budget_bytes"] == budget
     assert 0 < c["bytes"]["payload"] <= budget
     row = result.tables["baselines"][1]
-    assert row["payload_bits"] == 8 * c["bytes"]["payload"] and row["label"] == "DM + patch GAQ 4 bits, QuADD 4-bit bytes"
+    assert row["payload_bits"] == 8 * c["bytes"]["payload"] and row["label"] == "TM + patch GAQ 4 bits, QuADD 4-bit bytes"
     assert row["num_samples"] == c["num_samples"] > 0
     # the recorded command writes the same bytes
     compress = patch["command"].split(" && ")[1]
