@@ -116,7 +116,8 @@ def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], qua
     Args:
         path: output file (``.h5``).
         x: [N, *shape] float synthetic set, e.g. [N, 1, 8, 8]; with a quantizer, the raw
-            (pre-quantization) values: the file holds ``quantizer.encode(x)``.
+            (pre-quantization) values: the file holds ``quantizer.encode(x)`` (for FSQ, the
+            latent: ``quantizer.to_latent(data)``).
         y: [N] integer labels in ``[0, num_classes)``. Rows are stored grouped by class
             (a stable sort by label), so pass them grouped to keep their order.
         quantizer: an APoT/uniform/FSQ/PTQ quantizer; it is initialized from ``x`` if it was

@@ -257,6 +257,14 @@ class QuADD:
 
         syn = nn.Parameter(x_syn.clone())
         quantizer = self._build_quantizer(syn)
+        # a latent-input quantizer (FSQ) is optimised behind its bound: the latent of the data
+        latent = quantizer is not None and quantizer.latent_input
+        const_fill = const_values
+        if latent:
+            with torch.no_grad():
+                syn.copy_(quantizer.to_latent(syn))
+            if const_mask is not None:
+                const_fill = quantizer.to_latent(const_values)
         opt_syn = torch.optim.SGD([syn], lr=cfg.lr_syn, momentum=cfg.momentum_syn)
         alpha_params = [p for p in quantizer.parameters() if p.requires_grad] if quantizer is not None else []
         opt_alpha = torch.optim.Adam(alpha_params, lr=cfg.lr_alpha) if alpha_params and cfg.lr_alpha > 0 else None
@@ -326,8 +334,8 @@ class QuADD:
                     syn_lr.clamp_(min=1e-6)
             with torch.no_grad():
                 if const_mask is not None:
-                    syn.copy_(apply_constant(syn, const_mask, const_values))
-                if cfg.clamp:
+                    syn.copy_(apply_constant(syn, const_mask, const_fill))
+                if cfg.clamp and not latent:  # a latent's values are bounded by the quantizer
                     syn.clamp_(lo, hi)
             if quantizer is not None and hasattr(quantizer, "step"):
                 quantizer.step()
@@ -485,8 +493,12 @@ class QuADD:
                 "alpha_moved": float((alpha - alpha0).abs().mean())}
 
     def _fingerprint(self) -> str:
+        from beamsim.distill.quant import quantizer_class
+
         cfg = self.config.replace()
         text = cfg.replace(iterations=1, checkpoint_every=1).to_toml() + f"seed={self.seed};data={self._key}"
+        if cfg.quantized_in_loop and quantizer_class(cfg.quantizer).version != 1:
+            text += f";quantizer_version={quantizer_class(cfg.quantizer).version}"
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _checkpoint(self, iteration, fingerprint, syn, syn_lr, opt_syn, quantizer, opt_alpha, opt_lr, gen, history,

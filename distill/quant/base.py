@@ -66,6 +66,12 @@ class Quantizer(nn.Module):
 
     #: registry name, set by :func:`~beamsim.distill.quant.register_quantizer`.
     name: ClassVar[str] = ""
+    #: bumped when a change makes the same settings give other numbers (studies re-run points
+    #: of a quantizer whose version is above 1; checkpoints of another version are refused).
+    version: ClassVar[int] = 1
+    #: True when ``forward`` takes a latent rather than data: :meth:`to_latent` maps data to
+    #: it, and a distillation optimises the latent (FSQ's tanh bound).
+    latent_input: ClassVar[bool] = False
     config_class: ClassVar[type[QuantizerConfig]] = QuantizerConfig
 
     def __init__(self, config: QuantizerConfig | None = None, *, generator: torch.Generator | None = None,
@@ -119,6 +125,11 @@ class Quantizer(nn.Module):
 
     def step(self) -> None:
         """Call once per optimisation step (FSQ alternates its training mode here)."""
+
+    def to_latent(self, x: torch.Tensor) -> torch.Tensor:
+        """The input whose ``forward`` output is ``x`` (up to rounding); data itself unless
+        :attr:`latent_input`."""
+        return x
 
     def decode_state(self) -> dict[str, torch.Tensor]:
         """The float tensors ``decode`` needs besides the codes (stored in the file)."""

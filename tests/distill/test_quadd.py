@@ -109,6 +109,26 @@ def test_saved_file_is_the_bit_budget_and_loads_exactly(tmp_path):
     assert describe(tmp_path / "d.h5")["payload_bits_stored"] == q.labels_.numel() * 32 * 6
 
 
+def test_fsq_optimises_a_latent_and_keeps_the_data_scale(tmp_path):
+    from beamsim.distill import load
+
+    e, a = torch.meshgrid(torch.arange(8), torch.arange(8), indexing="ij")
+    unobserved = (e + a) % 2 == 1
+    x_real = Toy().inputs
+    # no iterations: the latent of the real initial rows quantizes back to them within half a step
+    start = QuADD(tiny_config(quantizer="fsq", bits=4, objective="none", iterations=0), seed=1,
+                  device="cpu").fit(Toy())
+    assert float((start.synthetic_ - x_real[start.source_index_]).abs().max()) <= 0.5 / 15 + 1e-6
+    assert not torch.equal(start.raw_, x_real[start.source_index_])  # the latent, not the data
+    q = QuADD(tiny_config(quantizer="fsq", bits=4, iterations=2), seed=1, device="cpu").fit(Toy())
+    # the unobserved beams stay at exactly 1.0 (FSQ's version 1 put them at 0.75), values in range
+    assert torch.all(q.synthetic_[:, 0][:, unobserved] == 1.0)
+    assert float(q.synthetic_.min()) >= float(x_real.min()) and float(q.synthetic_.max()) == 1.0
+    q.save(tmp_path / "f.h5", source_sha256="abc", source_path="x.h5", encoding="attenuation")
+    x, _ = load(tmp_path / "f.h5")
+    assert torch.equal(x, q.synthetic_)
+
+
 def test_ptq_quantizes_once_after_full_precision_distillation():
     q = QuADD(tiny_config(quantizer="ptq", bits=3), seed=0, device="cpu").fit(Toy())
     assert q.quantizer_ is not None and q.quantizer_.bits == 3

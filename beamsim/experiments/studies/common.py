@@ -326,7 +326,13 @@ class DistillSource(TrainingSource):
         return ctx.settings.distill_config(**self.overrides)
 
     def settings(self, ctx: StudyContext) -> dict[str, Any]:
-        return {"kind": self.kind, "config": self.config(ctx).as_dict(), "seed": ctx.settings.seed}
+        from beamsim.distill.quant import quantizer_class
+
+        cfg = self.config(ctx)
+        out = {"kind": self.kind, "config": cfg.as_dict(), "seed": ctx.settings.seed}
+        if cfg.quantizer != "none" and quantizer_class(cfg.quantizer).version != 1:
+            out["quantizer_version"] = quantizer_class(cfg.quantizer).version  # its older points re-run
+        return out
 
     def slug(self, ctx: StudyContext) -> str:
         if self.name:

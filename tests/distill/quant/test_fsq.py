@@ -60,3 +60,40 @@ def test_modes_and_validation():
         FSQConfig(training_mode="sometimes")
     with pytest.raises(ValueError, match="eps"):
         FSQConfig(eps=0.7)
+
+
+@pytest.mark.parametrize("bits", [2, 4, 6, 8])
+def test_a_data_range_maps_codes_onto_it_with_both_ends_exact(bits, generator):
+    x = torch.rand(4000, generator=generator) * 0.8 + 0.1
+    x[:2] = torch.tensor([0.1, 0.9])
+    q = FSQQuantizer(bits=bits).initialize(x).eval()
+    assert q.ranged and q.latent_input and q.version == 2
+    step = 0.8 / (2 ** bits - 1)
+    z = q.to_latent(x)
+    out = q(z)
+    assert float((out - x).abs().max()) <= step / 2 + 1e-5
+    assert torch.equal(q.decode(q.encode(z)), out)
+    ends = q.decode(torch.tensor([0, 2 ** bits - 1]))
+    assert torch.allclose(ends, torch.tensor([0.1, 0.9])) and float(ends[1]) == float(x.max())
+    # the range travels with the decode state
+    again = FSQQuantizer(bits=bits).load_decode_state(q.decode_state()).eval()
+    assert torch.equal(again.decode(q.encode(z)), out)
+
+
+def test_without_a_range_the_grid_and_latent_are_the_designs():
+    q = FSQQuantizer(bits=3).eval()
+    assert q.decode_state() == {}
+    grid = (torch.arange(8) - 4) / 4
+    assert torch.equal(q(q.to_latent(grid)), grid.float())
+
+
+@pytest.mark.parametrize("state", [{"data_range": torch.tensor([1.0, 1.0])}, {"data_range": torch.tensor([0.0])},
+                                   {"data_range": torch.tensor([0.0, float("nan")])}, {"alpha": torch.ones(2)}])
+def test_bad_decode_state_is_refused(state):
+    with pytest.raises(ValueError):
+        FSQQuantizer(bits=3).load_decode_state(state)
+
+
+def test_initialize_refuses_non_finite_data():
+    with pytest.raises(ValueError, match="finite"):
+        FSQQuantizer(bits=3).initialize(torch.tensor([0.0, float("inf")]))
