@@ -192,24 +192,40 @@ _LATER_FIELDS = ("dsa", "dsa_strategy")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig)}
 
 
-def read_config(path: str | Path) -> dict[str, Any]:
-    """The keys of a user TOML file (validated when applied with :meth:`DistillConfig.replace`).
+def _split_tables(data: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(flat keys, tables named after an objective) of a parsed TOML document."""
+    tables = {key: value for key, value in data.items() if isinstance(value, dict)}
+    unknown = sorted(set(tables) - set(OBJECTIVES))
+    if unknown:
+        raise ValueError(f"{where}: a table must be named after an objective ({', '.join(OBJECTIVES)}), "
+                         f"not [{'], ['.join(unknown)}]")
+    return {key: value for key, value in data.items() if key not in tables}, tables
+
+
+def read_config(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A user TOML file: (flat keys, per-objective tables such as ``[tm]``), validated when
+    applied with :meth:`DistillConfig.replace`.
 
     Raises:
-        ValueError: a missing file or invalid TOML (the message names the file).
+        ValueError: a missing file, invalid TOML or a table not named after an objective
+            (the message names the file).
     """
     path = Path(path)
     try:
-        return tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config file {path}: not valid TOML ({exc})") from None
+    return _split_tables(data, f"config file {path}")
 
 
 def load_config(path: str | Path, base: DistillConfig | None = None) -> DistillConfig:
-    """``base`` (or the dataclass defaults) overridden by the keys of a TOML file."""
-    return (base or DistillConfig()).replace(**read_config(path))
+    """``base`` (or the dataclass defaults) overridden by the keys of a TOML file, then by
+    the file's table for the resulting objective (e.g. ``[tm]``)."""
+    flat, tables = read_config(path)
+    cfg = (base or DistillConfig()).replace(**flat)
+    return cfg.replace(**tables.get(cfg.objective, {}))
 
 
 def shipped_defaults(modality: Literal["beam", "image"] = "beam") -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -222,12 +238,7 @@ def shipped_defaults(modality: Literal["beam", "image"] = "beam") -> tuple[dict[
     entry = resources.files("beamsim.distill") / "defaults" / f"{modality}.toml"
     if not entry.is_file():
         raise ValueError(f"no distill defaults for modality {modality!r}")
-    data = tomllib.loads(entry.read_text())
-    tables = {key: data.pop(key) for key in [k for k, v in data.items() if isinstance(v, dict)]}
-    unknown = sorted(set(tables) - set(OBJECTIVES))
-    if unknown:
-        raise ValueError(f"{modality}.toml: tables must be named after an objective, not {', '.join(unknown)}")
-    return data, tables
+    return _split_tables(tomllib.loads(entry.read_text()), f"{modality}.toml")
 
 
 def default_config(modality: Literal["beam", "image"] = "beam", **overrides: Any) -> DistillConfig:
@@ -249,13 +260,13 @@ def default_config(modality: Literal["beam", "image"] = "beam", **overrides: Any
 def resolve_config(modality: Literal["beam", "image"] = "beam", path: str | Path | None = None,
                    defaults: dict[str, Any] | None = None, **overrides: Any) -> DistillConfig:
     """What ``beamsim distill`` runs: shipped defaults, the objective's shipped table,
-    ``defaults`` (e.g. a data set's model), the user file ``path``, then ``overrides``
-    (None values ignored). The objective is the first one given among ``overrides``, the
+    ``defaults`` (e.g. a data set's model), the user file ``path`` (its flat keys, then its
+    table for the objective), then ``overrides`` (None values ignored). The objective is the first one given among ``overrides``, the
     file and the shipped defaults, so ``--objective tm`` gets trajectory matching's own
     defaults unless the file or an option sets them.
     """
-    user = read_config(path) if path is not None else {}
+    user, tables = read_config(path) if path is not None else ({}, {})
     objective = overrides.get("objective") or user.get("objective")
     base = default_config(modality, **{k: v for k, v in (defaults or {}).items() if v is not None},
                           **({"objective": objective} if objective else {}))
-    return base.replace(**user).replace(**overrides)
+    return base.replace(**user).replace(**tables.get(objective or base.objective, {})).replace(**overrides)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from beamsim.distill.config import OBJECTIVES, default_config, resolve_config, shipped_defaults
+from beamsim.distill.config import OBJECTIVES, default_config, load_config, resolve_config, shipped_defaults
 
 
 def test_trajectory_matching_is_the_default_with_its_own_step_and_dm_keeps_the_flat_one():
@@ -48,3 +48,20 @@ def test_bad_user_files_are_named(tmp_path, text, fragment):
         resolve_config("beam", user)
     with pytest.raises(ValueError, match="does not exist"):
         resolve_config("beam", tmp_path / "none.toml")
+
+
+def test_a_user_file_may_hold_objective_tables_too(tmp_path):
+    user = tmp_path / "user.toml"
+    user.write_text('lr_syn = 5.0\n\n[tm]\nlr_syn = 0.5\nsyn_steps = 7\n\n[dm]\nreal_per_class = 16\n')
+    tm, dm = resolve_config("beam", user), resolve_config("beam", user, objective="dm")
+    assert (tm.objective, tm.lr_syn, tm.syn_steps, tm.real_per_class) == ("tm", 0.5, 7, 128)
+    assert (dm.objective, dm.lr_syn, dm.syn_steps, dm.real_per_class) == ("dm", 5.0, 20, 16)
+    assert resolve_config("beam", user, objective="tm", lr_syn=2.0).lr_syn == 2.0  # an option still wins
+    assert load_config(user, default_config("beam", objective="dm")).real_per_class == 16
+
+
+def test_a_table_not_named_after_an_objective_is_refused(tmp_path):
+    user = tmp_path / "user.toml"
+    user.write_text('[fast]\niterations = 3\n')
+    with pytest.raises(ValueError, match=r"named after an objective.*\[fast\]"):
+        resolve_config("beam", user)
