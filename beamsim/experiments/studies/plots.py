@@ -107,7 +107,7 @@ def _draw_bars_line(fig: Figure, data: Mapping[str, Any]) -> None:
     ax.set_yscale(bars.get("scale", "log"))
     positive = [v for v in values if math.isfinite(v) and v > 0]
     if positive and bars.get("scale", "log") == "log":
-        ax.set_ylim(min(positive) / 1.5, max(positive) * 6)  # room for the annotations and the legend
+        ax.set_ylim(min(positive) / 1.5, max(positive) * 6)  # room for the annotations
     ax.set_ylabel(bars["label"], color="tab:blue")
     for p, v, text in zip(pos, values, bars.get("annotations") or []):
         if text and math.isfinite(v) and v > 0:
@@ -122,9 +122,11 @@ def _draw_bars_line(fig: Figure, data: Mapping[str, Any]) -> None:
     twin.set_ylabel(line["label"], color="tab:red")
     handles = ax.get_legend_handles_labels()
     twin_handles = twin.get_legend_handles_labels()
-    ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=8, loc="upper left")
+    # above the axes: inside, the line and the annotations would run over it
+    twin.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=8, loc="lower center",
+                bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     if data.get("title"):
-        ax.set_title(data["title"])
+        ax.set_title(data["title"], pad=22)
 
 
 def draw_figure(data: Mapping[str, Any], path: str | Path) -> Path:
