@@ -20,6 +20,8 @@ The search (:func:`search_budget`):
    class; classes with fewer rows give all they have) fits at ``G = 1`` (or at the fixed
    ``G`` asked for), by bisection over ``1 .. largest class``. Sizes grow with ``k`` (more
    codes, more patches), which bisection relies on; the pick is checked to fit.
+   With ``prepare`` (the compressor's refinement), the chosen rows are prepared and, if they
+   no longer fit, ``k`` drops by one until they do.
 2. ``G``, groups: at that ``k``, one group per patch (PAQ) if it fits, else the largest
    ``G <= max_groups`` that fits, by bisection.
 
@@ -31,7 +33,7 @@ no coder and the written set never exceeds the budget.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -58,7 +60,9 @@ class BudgetChoice:
         codec: ``"paq"`` or ``"gaq"``.
         sizes: the byte breakdown at the pick.
         budget_bytes: the budget.
-        evaluations: sets quantized during the search.
+        evaluations: sets quantized (or prepared) during the search.
+        index: [N'] int64 pool rows chosen (``k`` per class, fewer where a class runs out).
+        quantized: the chosen rows (after ``prepare``) quantized with ``groups``.
     """
 
     samples_per_class: int
@@ -68,6 +72,8 @@ class BudgetChoice:
     sizes: ByteSizes
     budget_bytes: int
     evaluations: int
+    index: torch.Tensor = field(compare=False)
+    quantized: QuantizedSet = field(compare=False)
 
 
 def fork(generator: torch.Generator) -> torch.Generator:
@@ -244,23 +250,28 @@ def search_groups(x: torch.Tensor, budget_bytes: int, config: CompressConfig, *,
 
 
 def search_budget(pool_x: torch.Tensor, pool_y: torch.Tensor, budget_bytes: int, config: CompressConfig, *,
-                  num_classes: int | None = None, generator: torch.Generator | None = None) -> BudgetChoice:
+                  num_classes: int | None = None, generator: torch.Generator | None = None,
+                  prepare: Callable[[torch.Tensor], torch.Tensor] | None = None) -> BudgetChoice:
     """Samples per class, then groups (``config.groups``, or searched when ``"auto"``).
 
     Pure given its inputs: the same pool, budget, settings and generator state give the same
-    choice (the generator is not advanced).
+    choice.
 
     Args:
-        pool_x: [M, C, H, W] float pool from :func:`build_pool` (rows grouped by class,
+        pool_x: [M, C, H, W] float rows grouped by class (see :func:`build_pool`;
             preferred rows first).
         pool_y: [M] int labels.
         budget_bytes: payload budget [bytes] (group indices + parameters + codes + constants).
         config: compression settings.
         num_classes: classes (default ``max(pool_y) + 1``).
         generator: CPU ``torch.Generator`` for k-means.
+        prepare: applied to the chosen rows before grouping (the compressor's refinement);
+            when the prepared rows no longer fit at the step-1 groups, one sample per class
+            less is tried (down to 1).
 
     Returns:
-        a :class:`BudgetChoice` whose ``sizes.payload <= budget_bytes``.
+        a :class:`BudgetChoice`; its ``sizes.payload <= budget_bytes`` unless ``prepare``
+        made even one sample per class too costly.
 
     Raises:
         ValueError: nothing fits (the message says how many bytes one sample per class needs).
@@ -272,7 +283,17 @@ def search_budget(pool_x: torch.Tensor, pool_y: torch.Tensor, budget_bytes: int,
     fixed = None if config.groups == "auto" else int(config.groups)
     k, evaluations = search_samples(pool_x, pool_y, budget_bytes, config, groups=fixed or 1,
                                     num_classes=num_classes, generator=generator)
-    x = pool_x[select_per_class(pool_y, k)]
+    while True:
+        index = select_per_class(pool_y, k)
+        x = pool_x[index]
+        if prepare is None:
+            break
+        prepared = prepare(x)
+        evaluations += 1
+        if quantize_set(prepared, config, fixed or 1, generator, num_classes)[1].payload <= budget_bytes or k == 1:
+            x = prepared
+            break
+        k -= 1  # the prepared rows cost more: one sample per class less
     if fixed is None:
         groups, more = search_groups(x, budget_bytes, config, num_classes=num_classes, generator=generator)
         evaluations += more
@@ -280,7 +301,7 @@ def search_budget(pool_x: torch.Tensor, pool_y: torch.Tensor, budget_bytes: int,
         groups = fixed
     q, sizes = quantize_set(x, config, groups, generator, num_classes)
     return BudgetChoice(samples_per_class=k, groups=groups, num_groups=q.num_groups, codec=q.codec, sizes=sizes,
-                        budget_bytes=int(budget_bytes), evaluations=evaluations + 1)
+                        budget_bytes=int(budget_bytes), evaluations=evaluations + 1, index=index, quantized=q)
 
 
 def extra_rows_from_source(source_path: str, encoding: str = "",

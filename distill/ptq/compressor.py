@@ -22,7 +22,7 @@ from torch import nn
 
 from beamsim.config import make_generator
 from beamsim.distill.ptq import coder
-from beamsim.distill.ptq.budget import build_pool, quantize_set, search_groups, search_samples, select_per_class
+from beamsim.distill.ptq.budget import build_pool, search_budget
 from beamsim.distill.ptq.config import CompressConfig
 from beamsim.distill.ptq.patches import PatchLayout
 from beamsim.distill.ptq.quantized import ByteSizes, QuantizedSet
@@ -92,32 +92,21 @@ class PatchCompressor:
             raise ValueError(f"num_classes={num_classes} but a label is {top - 1}; raise num_classes")
         budget = n * d * 4 if cfg.budget_bytes is None else cfg.budget_bytes
         pool_x, pool_y, distilled = build_pool(x, labels, extra_x, extra_y, generator=gen)
-        fixed = None if cfg.groups == "auto" else int(cfg.groups)
-        k, evaluations = search_samples(pool_x, pool_y, budget, cfg, groups=fixed or 1, num_classes=num_classes,
-                                        generator=gen)
         history: list[float] = []
         model = self.model
-        if cfg.refine and model is None:
-            model = feature_model(pool_x[:1], cfg.refine_model, num_classes, gen)
-        while True:
-            index = select_per_class(pool_y, k)
-            chosen = pool_x[index]
-            if not cfg.refine:
-                break
+
+        def refined(chosen: torch.Tensor) -> torch.Tensor:
+            nonlocal history, model
+            if model is None:  # built on first use: the generator's draws keep their order
+                model = feature_model(pool_x[:1], cfg.refine_model, num_classes, gen)
             layout = PatchLayout.build(chosen, cfg.patch, cfg.constants_once)
-            refined, history = refine(chosen, cfg.bits, layout=layout, steps=cfg.refine_steps, lr=cfg.refine_lr,
-                                      batch_size=cfg.refine_batch, model=model, device=self.device)
-            evaluations += 1
-            if quantize_set(refined, cfg, fixed or 1, gen, num_classes)[1].payload <= budget or k == 1:
-                chosen = refined
-                break
-            k -= 1  # refinement made the codes costlier: one sample per class less
-        if fixed is None:
-            groups, more = search_groups(chosen, budget, cfg, num_classes=num_classes, generator=gen)
-            evaluations += more
-        else:
-            groups = fixed
-        quantized, bound = quantize_set(chosen, cfg, groups, gen, num_classes)
+            out, history = refine(chosen, cfg.bits, layout=layout, steps=cfg.refine_steps, lr=cfg.refine_lr,
+                                  batch_size=cfg.refine_batch, model=model, device=self.device)
+            return out
+
+        choice = search_budget(pool_x, pool_y, budget, cfg, num_classes=num_classes, generator=gen,
+                               prepare=refined if cfg.refine else None)
+        quantized, bound, index, k = choice.quantized, choice.sizes, choice.index, choice.samples_per_class
         if bound.payload > budget:
             raise ValueError(f"the compressed set takes {bound.payload} bytes, more than the budget of {budget} "
                              "bytes; raise --budget-bytes or use --no-refine")
@@ -136,7 +125,7 @@ class PatchCompressor:
         self.distilled_rows_ = int(distilled[index].sum())
         self.extra_rows_ = int(len(index) - self.distilled_rows_)
         self.refine_history_ = history
-        self.evaluations_ = evaluations + 1
+        self.evaluations_ = choice.evaluations
         return self
 
     def decode(self) -> tuple[torch.Tensor, torch.Tensor]:

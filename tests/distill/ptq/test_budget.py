@@ -58,6 +58,7 @@ def test_search_is_pure(pool):
     a = search_budget(px, py, 1500, cfg, generator=g)
     b = search_budget(px, py, 1500, cfg, generator=g)
     assert a == b and torch.equal(g.get_state(), state)
+    assert torch.equal(a.index, b.index) and torch.equal(a.quantized.codes, b.quantized.codes)
 
 
 def test_fixed_groups(pool):
@@ -70,3 +71,23 @@ def test_too_small_a_budget_says_what_is_needed(pool):
     px, py, _ = pool
     with pytest.raises(ValueError, match="too small.*at least"):
         search_budget(px, py, 50, CompressConfig(bits=2, refine=False))
+
+
+def test_prepared_rows_that_cost_more_get_one_sample_per_class_less(pool):
+    px, py, _ = pool
+    cfg = CompressConfig(bits=2, refine=False, entropy=False)
+    plain = search_budget(px, py, 600, cfg, generator=torch.Generator().manual_seed(1))
+    assert plain.samples_per_class < 8  # the budget, not the pool, limits k
+    seen = []
+
+    def unmask(x):  # the masked entries stop being constant: every row stores 64 codes, not 32
+        seen.append(len(x))
+        return x + torch.linspace(0.0, 0.1, len(x)).view(-1, 1, 1, 1)
+
+    costly = search_budget(px, py, 600, cfg, generator=torch.Generator().manual_seed(1), prepare=unmask)
+    assert costly.samples_per_class < plain.samples_per_class and costly.sizes.payload <= 600
+    assert len(seen) >= 2 and seen == sorted(seen, reverse=True)  # tried, then one per class less
+    prepared = px[costly.index] + torch.linspace(0.0, 0.1, len(costly.index)).view(-1, 1, 1, 1)
+    assert torch.allclose(costly.quantized.decode(), prepared, atol=1.1 / 6 + 1e-6)  # half a 2-bit step
+    same = search_budget(px, py, 600, cfg, generator=torch.Generator().manual_seed(1), prepare=lambda x: x)
+    assert same.samples_per_class == plain.samples_per_class and torch.equal(same.index, plain.index)
