@@ -47,7 +47,8 @@ from beamsim.distill.quant import MAX_BITS, Quantizer, build_quantizer, quantize
 from beamsim.errors import DataFileError
 from beamsim.fileio import atomic_path, open_hdf5
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "DistilledSet", "save", "load", "read", "describe", "format_of"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "DistilledSet", "save", "load", "read", "describe", "format_of", "provenance_attrs",
+           "write_file"]
 
 FORMAT = "beamsim.distilled"
 FORMAT_VERSION = 1
@@ -199,13 +200,8 @@ def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], qua
         "input_shape": np.array(shape, dtype=np.int64),
         "num_samples": n,
         "num_classes": num_classes,
-        "source_sha256": str(source_sha256),
-        "source_path": str(source_path),
-        "encoding": str(encoding),
-        "source_samples": -1 if source_samples is None else int(source_samples),
-        "objective": str(objective),
-        "spc": -1 if spc is None else int(spc),
-        "seed": -1 if seed is None else int(seed),
+        **provenance_attrs(source_sha256=source_sha256, source_path=source_path, encoding=encoding,
+                           source_samples=source_samples, objective=objective, spc=spc, seed=seed),
         "payload_bits": payload_bits(n, d, bits),
         "payload_bits_stored": payload_bits(n, d - k, bits),
         "overhead_bits": overhead_bits(num_params, num_classes, n, labels="counts", constant_elements=k,
@@ -215,10 +211,28 @@ def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], qua
         "sha256": _sha256((payload_name, arrays[payload_name])),
         "arrays_sha256": _sha256(*[(key, v) for key, v in arrays.items() if key != payload_name]),
     }
-    if class_names is not None:
-        attrs["class_names"] = np.array([str(c) for c in class_names], dtype=h5py.string_dtype())
+    write_file(path, arrays, attrs, class_names)
+    return describe(path)
+
+
+def provenance_attrs(*, source_sha256: str = "", source_path: str = "", encoding: str = "",
+                     source_samples: int | None = None, objective: str = "", spc: int | None = None,
+                     seed: int | None = None) -> dict[str, Any]:
+    """Where a distilled set came from, as file attributes (-1 or "" for unknown); shared by
+    every codec of the ``beamsim.distilled`` family."""
+    return {"source_sha256": str(source_sha256), "source_path": str(source_path), "encoding": str(encoding),
+            "source_samples": -1 if source_samples is None else int(source_samples), "objective": str(objective),
+            "spc": -1 if spc is None else int(spc), "seed": -1 if seed is None else int(seed)}
+
+
+def write_file(path: str | Path, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any],
+               class_names: Sequence[str] | None = None) -> None:
+    """Write datasets and attributes (plus class names and the beamsim version) atomically."""
     from beamsim import __version__
 
+    attrs = dict(attrs)
+    if class_names is not None:
+        attrs["class_names"] = np.array([str(c) for c in class_names], dtype=h5py.string_dtype())
     attrs["beamsim_version"] = __version__
     with atomic_path(path, suffix=".h5.tmp") as tmp:
         with h5py.File(tmp, "w", libver="latest") as f:
@@ -226,7 +240,6 @@ def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], qua
                 f.create_dataset(key, data=value)
             for key, value in attrs.items():
                 f.attrs[key] = value
-    return describe(path)
 
 
 # --- reading ---------------------------------------------------------------------------------

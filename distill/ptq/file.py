@@ -44,7 +44,7 @@ from beamsim.distill.ptq.config import CompressConfig
 from beamsim.distill.ptq.patches import PatchLayout
 from beamsim.distill.ptq.quantized import QuantizedSet, index_bits, pack_indices, unpack_indices
 from beamsim.errors import DataFileError
-from beamsim.fileio import atomic_path, open_hdf5
+from beamsim.fileio import open_hdf5
 
 __all__ = ["CODECS", "ENTROPY", "save_compressed", "read_compressed", "read_quantized", "describe_compressed"]
 
@@ -78,8 +78,7 @@ def save_compressed(path: str | Path, quantized: QuantizedSet, counts: torch.Ten
     Raises:
         ValueError: counts that do not add up, a stream of other codes, names of the wrong count.
     """
-    from beamsim import __version__
-    from beamsim.distill.container import FORMAT, FORMAT_VERSION, _sha256
+    from beamsim.distill.container import FORMAT, FORMAT_VERSION, _sha256, provenance_attrs, write_file
 
     counts = np.asarray(torch.as_tensor(counts).cpu().numpy(), dtype=np.int64)
     n, layout = quantized.num_samples, quantized.layout
@@ -124,13 +123,8 @@ def save_compressed(path: str | Path, quantized: QuantizedSet, counts: torch.Ten
         "input_shape": np.array(layout.shape, dtype=np.int64),
         "num_samples": n,
         "num_classes": len(counts),
-        "source_sha256": str(source_sha256),
-        "source_path": str(source_path),
-        "encoding": str(encoding),
-        "source_samples": -1 if source_samples is None else int(source_samples),
-        "objective": str(objective),
-        "spc": -1 if samples_per_class is None else int(samples_per_class),
-        "seed": -1 if seed is None else int(seed),
+        **provenance_attrs(source_sha256=source_sha256, source_path=source_path, encoding=encoding,
+                           source_samples=source_samples, objective=objective, spc=samples_per_class, seed=seed),
         "budget_bytes": -1 if budget_bytes is None else int(budget_bytes),
         "bytes_group_indices": sizes.group_indices,
         "bytes_parameters": sizes.parameters,
@@ -145,16 +139,8 @@ def save_compressed(path: str | Path, quantized: QuantizedSet, counts: torch.Ten
         "settings": tomlio.dumps(dict(settings or {})),
         "sha256": _sha256(("codes", payload)),
         "arrays_sha256": _sha256(*[(key, v) for key, v in arrays.items() if key != "codes"]),
-        "beamsim_version": __version__,
     }
-    if class_names is not None:
-        attrs["class_names"] = np.array([str(c) for c in class_names], dtype=h5py.string_dtype())
-    with atomic_path(path, suffix=".h5.tmp") as tmp:
-        with h5py.File(tmp, "w", libver="latest") as f:
-            for key, value in arrays.items():
-                f.create_dataset(key, data=value)
-            for key, value in attrs.items():
-                f.attrs[key] = value
+    write_file(path, arrays, attrs, class_names)
     return describe_compressed(path)
 
 
