@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["dumps"]
+__all__ = ["dumps", "plain_fields"]
 
 
 def _bare_key(key: str) -> str:
@@ -64,3 +65,22 @@ def dumps(data: Mapping[str, Any], _prefix: str = "") -> str:
         lines.append(f"\n[{name}]")
         lines.append(dumps(value, _prefix=f"{name}.").rstrip("\n"))
     return "\n".join(line for line in lines if line != "") + ("\n" if lines else "")
+
+
+def plain_fields(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields as plain TOML values: tuples as lists, ``None`` dropped.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class C:
+    ...     a: tuple = (1, 2)
+    ...     b: object = None
+    >>> plain_fields(C())
+    {'a': [1, 2]}
+    """
+    out = {}
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if value is not None:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
+from beamsim import tomlio
 from beamsim.distill.ptq.patches import patch_size
 
 __all__ = ["CompressConfig"]
@@ -78,9 +79,4 @@ class CompressConfig:
 
     def as_dict(self) -> dict:
         """Plain values for TOML (tuples as lists, None dropped)."""
-        out = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is not None:
-                out[f.name] = list(value) if isinstance(value, tuple) else value
-        return out
+        return tomlio.plain_fields(self)

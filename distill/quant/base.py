@@ -21,6 +21,8 @@ from typing import ClassVar, Literal
 import torch
 from torch import nn
 
+from beamsim import tomlio
+
 __all__ = ["Quantizer", "QuantizerConfig", "Granularity", "MAX_BITS"]
 
 #: Codes are packed into bytes: 1..8 bits per element.
@@ -47,12 +49,7 @@ class QuantizerConfig:
 
     def as_dict(self) -> dict:
         """The settings as plain values (tuples as lists, ``None`` dropped), for TOML."""
-        out = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value is not None:
-                out[f.name] = list(value) if isinstance(value, tuple) else value
-        return out
+        return tomlio.plain_fields(self)
 
 
 class Quantizer(nn.Module):
