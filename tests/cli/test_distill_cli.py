@@ -14,27 +14,6 @@ from tests.cli.test_generate_cli import assert_one_line_error
 
 runner = CliRunner()
 
-TINY = """
-iterations = 2
-real_per_class = 4
-val_fraction = 0.0
-num_experts = 1
-expert_epochs_train = 3
-max_start_epoch = 1
-initial_max_start_epoch = 0
-expert_epochs = 1
-syn_steps = 2
-batch_syn = 16
-checkpoint_every = 1
-"""
-
-
-@pytest.fixture
-def tiny_config(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    return path
-
 
 def run(*args):
     return runner.invoke(app, [str(a) for a in args])
@@ -98,6 +77,18 @@ def test_bad_options(tiny_dataset, args, fragment, tmp_path):
     r = run("distill", "--data", tiny_dataset, "--out", tmp_path / "x.h5", *args)
     assert_one_line_error(r, fragment)
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_bad_history_path_and_config_tables_are_one_line_errors(tiny_dataset, tiny_config, tmp_path):
+    (tmp_path / "logs").mkdir()
+    r = run("distill", "--data", tiny_dataset, "--config", tiny_config, "--out", tmp_path / "x.h5",
+            "--history", tmp_path / "logs")
+    assert_one_line_error(r, "is a folder")
+    fast = tmp_path / "fast.toml"
+    fast.write_text("[fast]\niterations = 1\n")
+    assert_one_line_error(run("distill", "--data", tiny_dataset, "--config", fast, "--out", tmp_path / "x.h5"),
+                          "named after an objective")
+    assert not (tmp_path / "x.h5").exists() and not list(tmp_path.glob("*.tmp"))
 
 
 def test_bad_data_files(tmp_path):

@@ -11,26 +11,6 @@ from tests.cli.test_generate_cli import assert_one_line_error
 
 runner = CliRunner()
 
-TINY = """
-iterations = 2
-real_per_class = 4
-val_fraction = 0.0
-num_experts = 1
-expert_epochs_train = 3
-max_start_epoch = 1
-initial_max_start_epoch = 0
-expert_epochs = 1
-syn_steps = 2
-batch_syn = 16
-"""
-
-
-@pytest.fixture
-def tiny_config(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    return path
-
 
 def run(*args):
     return runner.invoke(app, [str(a) for a in args])
