@@ -264,10 +264,10 @@ class TrainingSource:
         raise NotImplementedError
 
 
-def _distilled_info(ctx: StudyContext, path: Path) -> dict[str, Any]:
+def _distilled_info(ctx: StudyContext, path: Path, described: dict[str, Any] | None = None) -> dict[str, Any]:
     from beamsim.distill.container import describe
 
-    d = describe(path)
+    d = describe(path) if described is None else described
     return {
         "num_samples": d["num_samples"],
         "payload_bits": d["payload_bits"],
@@ -547,7 +547,7 @@ class PatchPtqSource(TrainingSource):
 
         d = describe(path)
         payload = 8 * d["bytes"]["payload"]
-        info = _distilled_info(ctx, path)
+        info = _distilled_info(ctx, path, d)
         info.update(payload_bits=payload, payload_bits_stored=payload, compression_ratio=ctx.full_bits / payload,
                     budget_bytes=d["budget_bytes"], groups=d["groups"], codec=d["codec"], entropy=d["entropy"])
         return info
