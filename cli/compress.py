@@ -58,15 +58,13 @@ def compress_cmd(
     from beamsim.config import resolve_device
     from beamsim.distill.ptq import CompressConfig, compress_file
 
-    if bits is None:
-        from beamsim.distill.container import describe
-        from beamsim.distill.ptq import default_bits
-
-        shape = describe(file)["input_shape"]
-        bits = default_bits(int(shape[-2]), int(shape[-1]))
     cfg = CompressConfig(bits=bits, patch=patch, groups=parse_groups(groups), budget_bytes=budget_bytes,
                          refine=refine, entropy=entropy)
-    out = out if out is not None else default_output(file, bits, entropy)
+    if out is None:  # named after the bits, chosen for the maps' size when not given
+        from beamsim.distill.container import describe
+
+        shape = describe(file)["input_shape"]
+        out = default_output(file, cfg.resolve(int(shape[-2]), int(shape[-1])).bits, entropy)
     dev = resolve_device(device)
     start = time.perf_counter()
     comp, described = compress_file(file, out, cfg, extra=extra, source=source, seed=seed, device=dev,
@@ -81,7 +79,7 @@ def compress_cmd(
         "input": str(file),
         "codec": comp.codec_,
         "entropy": "range" if entropy else "none",
-        "bits": bits,
+        "bits": comp.config_.bits,
         "patch": list(comp.quantized_.layout.patch),
         "groups": comp.groups_,
         "samples_per_class": comp.samples_per_class_,

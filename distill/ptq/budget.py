@@ -159,6 +159,7 @@ def quantize_set(x: torch.Tensor, config: CompressConfig, groups: int, generator
         generator: CPU ``torch.Generator``; it is not advanced (k-means runs on a fork).
         num_classes: classes whose counts are stored.
     """
+    config = config.resolve(*x.shape[-2:])
     layout = PatchLayout.build(x, config.patch, config.constants_once)
     q = gaq(x, config.bits, groups, layout=layout, iterations=config.kmeans_iterations,
             max_points=config.kmeans_points, generator=fork(generator))
@@ -197,6 +198,7 @@ def search_samples(pool_x: torch.Tensor, pool_y: torch.Tensor, budget_bytes: int
     Raises:
         ValueError: even one sample per class does not fit (the message gives the size needed).
     """
+    config = config.resolve(*pool_x.shape[-2:])
     generator = make_generator() if generator is None else generator
     num_classes = int(pool_y.max()) + 1 if num_classes is None else int(num_classes)
     evaluations = 0
@@ -231,6 +233,7 @@ def search_groups(x: torch.Tensor, budget_bytes: int, config: CompressConfig, *,
     Raises:
         ValueError: not even ``G = 1`` fits.
     """
+    config = config.resolve(*x.shape[-2:])
     generator = make_generator() if generator is None else generator
     layout = PatchLayout.build(x, config.patch, config.constants_once)
     patches = x.shape[0] * layout.num_patches
@@ -276,6 +279,7 @@ def search_budget(pool_x: torch.Tensor, pool_y: torch.Tensor, budget_bytes: int,
     Raises:
         ValueError: nothing fits (the message says how many bytes one sample per class needs).
     """
+    config = config.resolve(*pool_x.shape[-2:])
     generator = make_generator() if generator is None else generator
     if isinstance(budget_bytes, bool) or int(budget_bytes) != budget_bytes or budget_bytes < 1:
         raise ValueError(f"budget_bytes must be a positive integer, not {budget_bytes!r}")

@@ -35,7 +35,7 @@ class PatchCompressor:
     """Estimator: ``PatchCompressor(config).fit(x, y) -> self``.
 
     Args:
-        config: settings (defaults: 2 bits, automatic patch and groups, refinement and range
+        config: settings (defaults: bits for the maps' size, automatic patch and groups, refinement and range
             coding on, a budget of the float32 input set).
         device: where the refinement network runs (the config's when None).
         generator: CPU ``torch.Generator`` for the order of extra rows, the refinement
@@ -43,6 +43,7 @@ class PatchCompressor:
         model: the refinement's feature network (a fresh random one when None).
 
     Attributes (after :meth:`fit`):
+        config_: the settings used (``bits`` chosen for the maps' size when it was None).
         quantized_: the :class:`~.quantized.QuantizedSet` (rows grouped by class).
         stream_: the range-coded codes (bytes), or None without entropy coding.
         labels_: [N'] int64 labels; counts_: [C] int64 samples per class.
@@ -81,8 +82,8 @@ class PatchCompressor:
         Raises:
             ValueError: bad shapes, or a budget too small for one sample per class.
         """
-        cfg = self.config
-        PatchLayout.build(x, cfg.patch)  # validates x
+        PatchLayout.build(x, self.config.patch)  # validates x
+        cfg = self.config.resolve(*x.shape[-2:])
         gen = make_generator() if self.generator is None else self.generator
         n, d = int(x.shape[0]), int(x[0].numel())
         labels = torch.as_tensor(y).long().cpu()
@@ -111,6 +112,7 @@ class PatchCompressor:
             raise ValueError(f"the compressed set takes {bound.payload} bytes, more than the budget of {budget} "
                              "bytes; raise --budget-bytes or use --no-refine")
         stream = coder.encode(quantized.codes.numpy(), cfg.bits) if cfg.entropy else None
+        self.config_ = cfg
         self.quantized_: QuantizedSet = quantized
         self.input_samples_ = n
         self.stream_: bytes | None = stream
@@ -141,7 +143,7 @@ class PatchCompressor:
         """
         from beamsim.distill.ptq.file import save_compressed
 
-        return save_compressed(path, self.quantized_, self.counts_, stream=self.stream_, config=self.config,
+        return save_compressed(path, self.quantized_, self.counts_, stream=self.stream_, config=self.config_,
                                budget_bytes=self.budget_bytes_, samples_per_class=self.samples_per_class_,
                                **metadata)
 
@@ -217,7 +219,7 @@ def compress_file(path: str | Path, out: str | Path, config: CompressConfig | No
     extra_x = extra_y = None
     if extra:
         extra_x, extra_y = _extra_rows(attrs, source, int(x.shape[1]) if x.ndim == 4 else 0, say)
-    say(f"compressing {x.shape[0]} samples at {(config or CompressConfig()).bits} bits "
+    say(f"compressing {x.shape[0]} samples at {(config or CompressConfig()).resolve(*x.shape[-2:]).bits} bits "
         f"({0 if extra_x is None else len(extra_x)} real rows in reserve) ...")
     comp = PatchCompressor(config, device=device, generator=make_generator(seed)).fit(
         x, y, num_classes=int(attrs.get("num_classes", 0)) or None, extra_x=extra_x, extra_y=extra_y)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from beamsim import tomlio
-from beamsim.distill.ptq.patches import patch_size
+from beamsim.distill.ptq.patches import default_bits, patch_size
 
 __all__ = ["CompressConfig"]
 
@@ -21,7 +21,9 @@ class CompressConfig:
     """How to compress a finished synthetic set.
 
     Attributes:
-        bits: bits per code, 1..8 (the paper's default: 2).
+        bits: bits per code, 1..8; None picks 4 for maps up to 16 x 16 (beam maps: 2-bit codes
+            lose the sub-dB differences the task turns on) and the paper's 2 otherwise
+            (:func:`~.patches.default_bits`, applied by :meth:`resolve`).
         patch: patch size ``ph`` or ``(ph, pw)``; None picks 2 x 2 for maps up to 16 x 16
             (beam maps) and 5 x 5 otherwise (the paper's, for 32 x 32 images).
         groups: number of (scale, zero point) groups, or ``"auto"`` for the largest that fits
@@ -42,7 +44,7 @@ class CompressConfig:
             all of them).
     """
 
-    bits: int = 2
+    bits: int | None = None
     patch: int | tuple[int, int] | None = None
     groups: int | Literal["auto"] = "auto"
     entropy: bool = True
@@ -58,7 +60,8 @@ class CompressConfig:
     kmeans_points: int = 16384
 
     def __post_init__(self) -> None:
-        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 1 <= self.bits <= 8:
+        if self.bits is not None and (isinstance(self.bits, bool) or not isinstance(self.bits, int)
+                                      or not 1 <= self.bits <= 8):
             raise ValueError(f"bits={self.bits!r} is outside 1..8; choose a bit width from 1 to 8 (e.g. --bits 2)")
         if self.patch is not None:
             object.__setattr__(self, "patch", patch_size(self.patch))
@@ -76,6 +79,14 @@ class CompressConfig:
         for name in ("entropy", "refine", "constants_once"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false, not {getattr(self, name)!r}")
+
+    def resolve(self, height: int, width: int) -> "CompressConfig":
+        """The settings for ``height x width`` samples, with ``bits`` chosen when it is None.
+
+        >>> CompressConfig().resolve(8, 8).bits, CompressConfig().resolve(32, 32).bits, CompressConfig(bits=3).resolve(8, 8).bits
+        (4, 2, 3)
+        """
+        return self if self.bits is not None else replace(self, bits=default_bits(height, width))
 
     def as_dict(self) -> dict:
         """Plain values for TOML (tuples as lists, None dropped)."""

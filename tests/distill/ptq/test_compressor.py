@@ -32,3 +32,16 @@ def test_same_seed_same_stream(small_beams):
     a = PatchCompressor(cfg, generator=torch.Generator().manual_seed(4)).fit(x, y)
     b = PatchCompressor(cfg, generator=torch.Generator().manual_seed(4)).fit(x, y)
     assert a.stream_ == b.stream_ and a.groups_ == b.groups_ and a.sizes_.payload <= 900
+
+
+def test_unset_bits_follow_the_map_size_and_the_file_records_them(tmp_path, small_beams, generator):
+    from beamsim.distill.container import describe
+
+    x, y = small_beams
+    beams = PatchCompressor(CompressConfig(refine=False), generator=torch.Generator().manual_seed(0)).fit(x, y)
+    assert beams.config_.bits == 4 and beams.quantized_.bits == 4 and beams.config.bits is None
+    beams.save(tmp_path / "b.h5")
+    assert describe(tmp_path / "b.h5")["bits"] == 4
+    images = PatchCompressor(CompressConfig(refine=False), generator=torch.Generator().manual_seed(0))
+    images.fit(torch.rand(4, 3, 32, 32, generator=generator), torch.arange(4) % 2)
+    assert images.quantized_.bits == 2  # the paper's, for 32 x 32 images

@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["beamsim.distill.ptq", "beamsim.distill.ptq.patches", "beamsim.distill.ptq.paq",
            "beamsim.distill.ptq.quantized", "beamsim.distill.ptq.kmeans", "beamsim.distill.ptq.coder",
-           "beamsim.distill.ptq.budget", "beamsim.distill.ptq.compressor"]
+           "beamsim.distill.ptq.budget", "beamsim.distill.ptq.compressor", "beamsim.distill.ptq.config"]
 
 
 @pytest.mark.parametrize("name", MODULES)
