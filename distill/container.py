@@ -467,16 +467,6 @@ def describe(path: str | Path) -> dict:
     k = int(arrays["constant_mask"].sum()) if "constant_mask" in arrays else 0
     payload_papers, payload_stored = int(attrs["payload_bits"]), int(attrs["payload_bits_stored"])
     overhead = int(attrs["overhead_bits"])
-    file_bytes = Path(path).stat().st_size
-    full = attrs.get("source_samples", -1)
-    full = None if full is None or full < 0 else int(full)
-
-    def ratio(bits: int) -> float | None:
-        return None if full is None or bits <= 0 else compression_ratio(bits, full, d)
-
-    def optional(key: str) -> Any:
-        value = attrs.get(key, -1)
-        return None if value in (-1, "") else value
 
     return {
         "path": str(path),
@@ -497,16 +487,39 @@ def describe(path: str | Path) -> dict:
         "payload_bits_stored": payload_stored,
         "overhead_bits": overhead,
         "total_bits_stored": payload_stored + overhead,
+        **described_sizes(path, attrs, d, payload_stored + overhead, payload_papers),
+    }
+
+
+def optional_attr(attrs: Mapping[str, Any], key: str) -> Any:
+    """An attribute written as -1 or "" when unknown, as None then."""
+    value = attrs.get(key, -1)
+    return None if value in (-1, "") else value
+
+
+def described_sizes(path: str | Path, attrs: Mapping[str, Any], elements: int, stored_bits: int,
+                    papers_bits: int) -> dict[str, Any]:
+    """What every ``describe`` reports after its codec's own keys: file size, the full set's
+    size and the three compression ratios (None when the full set was not recorded), provenance
+    and settings."""
+    file_bytes = Path(path).stat().st_size
+    full = attrs.get("source_samples", -1)
+    full = None if full is None or full < 0 else int(full)
+
+    def ratio(bits: int) -> float | None:
+        return None if full is None or bits <= 0 else compression_ratio(bits, full, elements)
+
+    return {
         "file_bytes": file_bytes,
         "source_samples": full,
-        "full_set_bits": None if full is None else full * d * FLOAT_BITS,
-        "compression_ratio": ratio(payload_stored + overhead),
-        "compression_ratio_papers": ratio(payload_papers),
+        "full_set_bits": None if full is None else full * elements * FLOAT_BITS,
+        "compression_ratio": ratio(stored_bits),
+        "compression_ratio_papers": ratio(papers_bits),
         "compression_ratio_file": ratio(8 * file_bytes),
-        "objective": optional("objective"),
-        "spc": optional("spc"),
-        "seed": optional("seed"),
-        "source_sha256": optional("source_sha256"),
+        "objective": optional_attr(attrs, "objective"),
+        "spc": optional_attr(attrs, "spc"),
+        "seed": optional_attr(attrs, "seed"),
+        "source_sha256": optional_attr(attrs, "source_sha256"),
         "config": attrs.get("config", ""),
         "settings": attrs.get("settings", ""),
     }

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from beamsim import tomlio
-from beamsim.distill.bits import FLOAT_BITS, HEADER_BITS, compression_ratio, payload_bits
+from beamsim.distill.bits import FLOAT_BITS, HEADER_BITS, payload_bits
 from beamsim.distill.packing import pack_codes, packed_size, unpack_codes
 from beamsim.distill.ptq import coder
 from beamsim.distill.ptq.config import CompressConfig
@@ -264,6 +264,8 @@ def describe_compressed(path: str | Path) -> dict:
     ``bytes`` (the byte breakdown: group_indices, parameters, codes, codes_packed, constants,
     labels, payload, total). Arrays are validated, codes are not decoded.
     """
+    from beamsim.distill.container import described_sizes, optional_attr
+
     attrs, arrays = _read_raw(path)
     shape = [int(s) for s in attrs["input_shape"]]
     d = int(np.prod(shape))
@@ -272,18 +274,7 @@ def describe_compressed(path: str | Path) -> dict:
                  ("group_indices", "parameters", "codes", "codes_packed", "constants", "labels")}
     breakdown["payload"] = sum(breakdown[key] for key in ("group_indices", "parameters", "codes", "constants"))
     breakdown["total"] = breakdown["payload"] + breakdown["labels"]
-    file_bytes = Path(path).stat().st_size
-    full = attrs.get("source_samples", -1)
-    full = None if full is None or full < 0 else int(full)
     n = int(attrs["num_samples"])
-
-    def ratio(bits: int) -> float | None:
-        return None if full is None or bits <= 0 else compression_ratio(bits, full, d)
-
-    def optional(key: str) -> Any:
-        value = attrs.get(key, -1)
-        return None if value in (-1, "") else value
-
     stored_bits = 8 * breakdown["total"] + HEADER_BITS
     return {
         "path": str(path),
@@ -306,23 +297,12 @@ def describe_compressed(path: str | Path) -> dict:
         "elements_per_sample": d,
         "constant_elements": k,
         "bytes": breakdown,
-        "budget_bytes": optional("budget_bytes"),
+        "budget_bytes": optional_attr(attrs, "budget_bytes"),
         "float32_bytes": n * d * FLOAT_BITS // 8,
         "payload_bits": int(attrs["payload_bits"]),
         "payload_bits_stored": int(attrs["payload_bits_stored"]),
         "overhead_bits": int(attrs["overhead_bits"]),
         "total_bits_stored": stored_bits,
         "bits_per_element": round(8 * breakdown["payload"] / max(n * d, 1), 4),
-        "file_bytes": file_bytes,
-        "source_samples": full,
-        "full_set_bits": None if full is None else full * d * FLOAT_BITS,
-        "compression_ratio": ratio(stored_bits),
-        "compression_ratio_papers": ratio(int(attrs["payload_bits"])),
-        "compression_ratio_file": ratio(8 * file_bytes),
-        "objective": optional("objective"),
-        "spc": optional("spc"),
-        "seed": optional("seed"),
-        "source_sha256": optional("source_sha256"),
-        "config": attrs.get("config", ""),
-        "settings": attrs.get("settings", ""),
+        **described_sizes(path, attrs, d, stored_bits, int(attrs["payload_bits"])),
     }
