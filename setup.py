@@ -5,12 +5,13 @@ setuptools needs every subpackage named; this lists them from the folders so tha
 subpackage can never be left out of a wheel.
 """
 
+import tomllib
 from pathlib import Path
 
 from setuptools import setup
 
-ROOTS = {"beamsim": "beamsim", "beamsim.distill": "distill", "beamsim.models": "models",
-         "beamsim.scenarios": "scenarios", "beamsim.cli": "cli"}
+#: package -> folder, as pyproject.toml's [tool.setuptools] package-dir says.
+ROOTS = tomllib.loads((Path(__file__).parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
 
 
 def _packages() -> list[str]:

@@ -56,7 +56,7 @@ def compress_cmd(
     """Compress a distilled set with patch-wise quantization (PAQ/GAQ), refinement and range coding,
     spending the saved bytes on more samples."""
     from beamsim.config import resolve_device
-    from beamsim.distill.ptq import CompressConfig, compress_file
+    from beamsim.distill.compress import CompressConfig, compress_file
 
     cfg = CompressConfig(bits=bits, patch=patch, groups=parse_groups(groups), budget_bytes=budget_bytes,
                          refine=refine, entropy=entropy)

@@ -8,7 +8,7 @@
 - the quantizers and their registry (:mod:`beamsim.distill.quant`);
 - bit accounting (:mod:`beamsim.distill.bits`) and code packing (:mod:`beamsim.distill.packing`);
 - :class:`PatchCompressor` and :class:`CompressConfig`: patch-wise post-training quantization
-  of a finished set (:mod:`beamsim.distill.ptq`).
+  of a finished set (:mod:`beamsim.distill.compress`).
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ _LAZY = {
     "payload_bits": "beamsim.distill.bits",
     "overhead_bits": "beamsim.distill.bits",
     "compression_ratio": "beamsim.distill.bits",
-    "PatchCompressor": "beamsim.distill.ptq",
-    "CompressConfig": "beamsim.distill.ptq",
+    "PatchCompressor": "beamsim.distill.compress",
+    "CompressConfig": "beamsim.distill.compress",
     "pack_codes": "beamsim.distill.packing",
     "unpack_codes": "beamsim.distill.packing",
 }

@@ -23,8 +23,8 @@ float32 [k]) instead of codes, with ``quantizer = "none"`` and ``bits = 32``.
 quantizer's (eval-mode) forward output bit for bit.
 
 A file with a ``codec`` attribute holds a patch-quantized set (PAQ/GAQ, optionally
-range-coded) written by :mod:`beamsim.distill.ptq`; :func:`read`, :func:`load` and
-:func:`describe` hand such files to :mod:`beamsim.distill.ptq.file`.
+range-coded) written by :mod:`beamsim.distill.compress`; :func:`read`, :func:`load` and
+:func:`describe` hand such files to :mod:`beamsim.distill.compress.file`.
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def format_of(path: str | Path) -> str:
 
 
 def _codec(path: str | Path) -> str:
-    """The ``codec`` attribute ('' for the container's own files; see :mod:`beamsim.distill.ptq.file`)."""
+    """The ``codec`` attribute ('' for the container's own files; see :mod:`beamsim.distill.compress.file`)."""
     with open_hdf5(path) as f:
         return str(_plain(f.attrs.get("codec", "")))
 
@@ -390,7 +390,7 @@ def read(path: str | Path, device: str | torch.device | None = None) -> Distille
             outside 1..8; sizes that do not add up; checksum mismatch (each message says which).
     """
     if _codec(path):
-        from beamsim.distill.ptq.file import read_compressed
+        from beamsim.distill.compress.file import read_compressed
 
         return read_compressed(path, device=device)
     where = str(path)
@@ -455,10 +455,10 @@ def describe(path: str | Path) -> dict:
     config, settings. Ratios are None when the full-set size was not recorded.
 
     A patch-quantized file (``codec`` attribute) adds codec, entropy, patch, groups and the
-    byte breakdown ``bytes`` (see :func:`beamsim.distill.ptq.file.describe_compressed`).
+    byte breakdown ``bytes`` (see :func:`beamsim.distill.compress.file.describe_compressed`).
     """
     if _codec(path):
-        from beamsim.distill.ptq.file import describe_compressed
+        from beamsim.distill.compress.file import describe_compressed
 
         return describe_compressed(path)
     attrs, arrays = _read_raw(path)

@@ -45,7 +45,7 @@ from torch import nn
 
 from beamsim.config import derive_seed, resolve_device
 from beamsim.distill.params import flatten_params, functional_forward
-from beamsim.experiments.train import train_model
+from beamsim.models.training import train_model
 from beamsim.fileio import atomic_path
 from beamsim.models import get_model
 

@@ -460,7 +460,7 @@ class QuADD:
         return lambda xr, yr, xs, ys: dsa.siamese(xr, yr, xs, ys, gen)
 
     def _validate(self, syn, quantizer, y_syn, num_classes, iteration) -> float:
-        from beamsim.experiments.train import predict, train_model
+        from beamsim.models.training import predict, train_model
 
         x_val, y_val = self._val
         gen = torch.Generator().manual_seed(derive_seed(self.seed, "validate", iteration))

@@ -7,6 +7,9 @@ Registered names: ``beamcnn`` (the three-layer beam CNN), ``convnet3`` / ``convn
 (ConvNetD3/D5), ``alexnet``, ``vgg11``, ``resnet18`` (the instance-norm variants of the
 dataset-distillation literature). Every model maps [batch, C, H, W] float32 to logits
 [batch, num_classes]; all of them accept 8 x 8 beam maps and 32 x 32 images.
+
+:func:`train_model` and :func:`predict` (:mod:`beamsim.models.training`) are the one training
+loop that evaluation, expert trajectories and validation share.
 """
 
 from beamsim.models.registry import ModelBuilder, get_model, list_models, register_model, reset_parameters
@@ -17,6 +20,7 @@ from beamsim.models.convnet import ConvNet  # noqa: E402
 from beamsim.models.alexnet import AlexNet  # noqa: E402
 from beamsim.models.vgg import VGG  # noqa: E402
 from beamsim.models.resnet import ResNet  # noqa: E402
+from beamsim.models.training import predict, train_model  # noqa: E402
 
 __all__ = ["register_model", "get_model", "list_models", "reset_parameters", "ModelBuilder",
-           "BeamCNN", "ConvNet", "AlexNet", "VGG", "ResNet"]
+           "BeamCNN", "ConvNet", "AlexNet", "VGG", "ResNet", "train_model", "predict"]

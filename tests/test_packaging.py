@@ -2,13 +2,15 @@
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"beamsim": "beamsim", "distill": "beamsim.distill", "models": "beamsim.models",
-           "scenarios": "beamsim.scenarios", "cli": "beamsim.cli"}
+#: folder -> package, from the one mapping in pyproject.toml.
+FOLDERS = {folder: package for package, folder in
+           tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"].items()}
 
 
 def all_modules() -> list[str]:

@@ -54,7 +54,7 @@ from beamsim.dataset import FORMAT as DATASET_FORMAT
 from beamsim.dataset import BeamDataset, Encoding, read_attrs
 from beamsim.errors import DataFileError
 from beamsim.experiments.metrics import IMAGE_TOPK, beam_kpis, image_kpis, observed_scores, rsrp_loss_db
-from beamsim.experiments.train import OptimizerName, Redraw, predict, train_model
+from beamsim.models.training import OptimizerName, Redraw, predict, train_model
 from beamsim.models import get_model, list_models, reset_parameters
 
 __all__ = [

@@ -13,7 +13,7 @@ from beamsim.errors import DataFileError
 from beamsim.experiments.evaluate import (
     KPI_NAMES, EvaluationResult, Protocol, default_epochs, evaluate, load_training_set,
 )
-from beamsim.experiments.train import predict, train_model
+from beamsim.models.training import predict, train_model
 from beamsim.models import get_model
 
 from conftest import write_synthetic

@@ -499,8 +499,8 @@ class PatchPtqSource(TrainingSource):
         self.groups, self.refine, self.entropy, self.extra = groups, refine, entropy, extra
 
     def config(self, budget_bytes: int | None = None):
-        """The compressor's :class:`~beamsim.distill.ptq.CompressConfig`."""
-        from beamsim.distill.ptq import CompressConfig
+        """The compressor's :class:`~beamsim.distill.compress.CompressConfig`."""
+        from beamsim.distill.compress import CompressConfig
 
         return CompressConfig(bits=self.bits, groups=self.groups, budget_bytes=budget_bytes, refine=self.refine,
                               entropy=self.entropy)
@@ -521,7 +521,7 @@ class PatchPtqSource(TrainingSource):
         return math.ceil(d["num_samples"] * varying * self.budget_bits / 8)
 
     def make(self, ctx: StudyContext) -> Made:
-        from beamsim.distill.ptq import compress_file
+        from beamsim.distill.compress import compress_file
 
         base = self.base.make(ctx)
         budget = self.budget_bytes(base.train)

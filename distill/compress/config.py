@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from beamsim import tomlio
-from beamsim.distill.ptq.patches import default_bits, patch_size
+from beamsim.distill.compress.patches import default_bits, patch_size
 
 __all__ = ["CompressConfig"]
 

@@ -13,23 +13,23 @@ The second paper's pipeline, one module per step:
 - :mod:`.compressor`: all of it as an estimator, :class:`PatchCompressor`;
 - :mod:`.file`: the set in the distilled-file family (``codec`` attribute).
 
->>> from beamsim.distill.ptq import CompressConfig
+>>> from beamsim.distill.compress import CompressConfig
 >>> CompressConfig(bits=2, patch=2).patch
 (2, 2)
 """
 
-from beamsim.distill.ptq.patches import PatchLayout, default_bits, default_patch, patch_size
-from beamsim.distill.ptq.quantized import ByteSizes, QuantizedSet, index_bits, pack_indices, unpack_indices
-from beamsim.distill.ptq.paq import asymmetric_params, dequantize, fake_quantize, paq, quantize
-from beamsim.distill.ptq.kmeans import kmeans
-from beamsim.distill.ptq.gaq import gaq, group_patches
-from beamsim.distill.ptq.coder import coded_size_bound, decode, encode, model_code_bits
-from beamsim.distill.ptq.config import CompressConfig
-from beamsim.distill.ptq.refine import feature_model, refine
-from beamsim.distill.ptq.budget import (BudgetChoice, build_pool, extra_rows_from_source, search_budget,
+from beamsim.distill.compress.patches import PatchLayout, default_bits, default_patch, patch_size
+from beamsim.distill.compress.quantized import ByteSizes, QuantizedSet, index_bits, pack_indices, unpack_indices
+from beamsim.distill.compress.paq import asymmetric_params, dequantize, fake_quantize, paq, quantize
+from beamsim.distill.compress.kmeans import kmeans
+from beamsim.distill.compress.gaq import gaq, group_patches
+from beamsim.distill.compress.coder import coded_size_bound, decode, encode, model_code_bits
+from beamsim.distill.compress.config import CompressConfig
+from beamsim.distill.compress.refine import feature_model, refine
+from beamsim.distill.compress.budget import (BudgetChoice, build_pool, extra_rows_from_source, search_budget,
                                         search_groups, search_samples, select_per_class)
-from beamsim.distill.ptq.compressor import PatchCompressor, compress_file
-from beamsim.distill.ptq.file import describe_compressed, read_compressed, read_quantized, save_compressed
+from beamsim.distill.compress.compressor import PatchCompressor, compress_file
+from beamsim.distill.compress.file import describe_compressed, read_compressed, read_quantized, save_compressed
 
 __all__ = [
     "PatchLayout", "default_bits", "default_patch", "patch_size",

@@ -26,8 +26,8 @@ from torch import nn
 
 from beamsim.config import make_generator, resolve_device
 from beamsim.distill.params import embed
-from beamsim.distill.ptq.paq import check_bits, fake_quantize
-from beamsim.distill.ptq.patches import PatchLayout
+from beamsim.distill.compress.paq import check_bits, fake_quantize
+from beamsim.distill.compress.patches import PatchLayout
 
 __all__ = ["refine", "feature_model"]
 

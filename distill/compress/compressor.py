@@ -21,12 +21,12 @@ import torch
 from torch import nn
 
 from beamsim.config import make_generator
-from beamsim.distill.ptq import coder
-from beamsim.distill.ptq.budget import build_pool, search_budget
-from beamsim.distill.ptq.config import CompressConfig
-from beamsim.distill.ptq.patches import PatchLayout
-from beamsim.distill.ptq.quantized import ByteSizes, QuantizedSet
-from beamsim.distill.ptq.refine import feature_model, refine
+from beamsim.distill.compress import coder
+from beamsim.distill.compress.budget import build_pool, search_budget
+from beamsim.distill.compress.config import CompressConfig
+from beamsim.distill.compress.patches import PatchLayout
+from beamsim.distill.compress.quantized import ByteSizes, QuantizedSet
+from beamsim.distill.compress.refine import feature_model, refine
 
 __all__ = ["PatchCompressor", "compress_file"]
 
@@ -141,7 +141,7 @@ class PatchCompressor:
         Returns:
             :func:`beamsim.distill.container.describe` of the written file.
         """
-        from beamsim.distill.ptq.file import save_compressed
+        from beamsim.distill.compress.file import save_compressed
 
         return save_compressed(path, self.quantized_, self.counts_, stream=self.stream_, config=self.config_,
                                budget_bytes=self.budget_bytes_, samples_per_class=self.samples_per_class_,
@@ -163,7 +163,7 @@ def _extra_rows(attrs: dict, source: str | Path | None, channels: int,
                 warn: Callable[[str], None]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Real rows for the budget's extra samples: from ``source`` or the file's ``source_path``."""
     from beamsim.distill.container import format_of
-    from beamsim.distill.ptq.budget import extra_rows_from_source
+    from beamsim.distill.compress.budget import extra_rows_from_source
     from beamsim.errors import DataFileError
 
     if source is None:

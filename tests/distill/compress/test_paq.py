@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from beamsim.distill.ptq import PatchLayout, asymmetric_params, fake_quantize, paq
+from beamsim.distill.compress import PatchLayout, asymmetric_params, fake_quantize, paq
 
 
 def per_element_scale(q):

@@ -1,4 +1,4 @@
-"""One training loop for every experiment: evaluation now, expert trajectories later.
+"""The one network training loop: evaluation, expert trajectories and validation all use it.
 
 :func:`train_model` trains a network in place on tensors ``(x, y)`` with minibatch
 cross-entropy; :func:`predict` returns its logits on a test set. Randomness comes only from
@@ -16,8 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from beamsim.config import resolve_device
-
 __all__ = ["train_model", "predict", "make_optimizer", "Redraw", "Augment", "OptimizerName"]
 
 OptimizerName = Literal["adamw", "sgd"]
@@ -27,6 +25,14 @@ Redraw = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 #: ``augment(x, generator) -> x'`` augments one batch [B, C, H, W] float32 on the training
 #: device (e.g. :class:`beamsim.distill.data.augment.DSA` for images; never beam maps).
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def _device(device: str | torch.device | None, model: nn.Module) -> torch.device:
+    """``device`` as a ``torch.device``; None: where the model's parameters are."""
+    if device is not None:
+        return torch.device(device)
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
 
 
 def make_optimizer(params, name: OptimizerName, lr: float, weight_decay: float,
@@ -60,7 +66,7 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
         lr, weight_decay, momentum, optimizer: see :func:`make_optimizer`.
         label_smoothing: of the cross-entropy, in [0, 1).
         generator: CPU generator for the shuffling and for ``redraw``.
-        device: where to train (``None``: the config's device).
+        device: where to train (``None``: where the model's parameters are).
         redraw: when given, the inputs of every batch are ``redraw(index, generator)``
             instead of ``x[index]`` (a new random mask every time a sample is read).
         augment: when given, every batch becomes ``augment(batch, generator)`` before the
@@ -81,7 +87,7 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
         raise ValueError("the training set is empty")
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
-    device = resolve_device(device)
+    device = _device(device, model)
     if generator is None:
         generator = torch.Generator().manual_seed(0)
     model.to(device).train()
@@ -140,7 +146,7 @@ def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 2048,
     Returns:
         [N, num_classes] float32 logits on the CPU.
     """
-    device = resolve_device(device)
+    device = _device(device, model)
     model.to(device).eval()
     out = [model(x[i : i + batch_size].to(device, torch.float32)).float().cpu() for i in range(0, x.shape[0], batch_size)]
     return torch.cat(out)

@@ -39,11 +39,11 @@ import numpy as np
 import torch
 
 from beamsim.config import make_generator
-from beamsim.distill.ptq.coder import coded_size_bound
-from beamsim.distill.ptq.config import CompressConfig
-from beamsim.distill.ptq.gaq import gaq
-from beamsim.distill.ptq.patches import PatchLayout
-from beamsim.distill.ptq.quantized import ByteSizes, QuantizedSet
+from beamsim.distill.compress.coder import coded_size_bound
+from beamsim.distill.compress.config import CompressConfig
+from beamsim.distill.compress.gaq import gaq
+from beamsim.distill.compress.patches import PatchLayout
+from beamsim.distill.compress.quantized import ByteSizes, QuantizedSet
 
 __all__ = ["BudgetChoice", "build_pool", "select_per_class", "class_sizes", "quantize_set", "search_samples", "search_groups",
            "search_budget", "extra_rows_from_source", "fork"]

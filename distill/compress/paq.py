@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import torch
 
-from beamsim.distill.ptq.patches import PatchLayout
-from beamsim.distill.ptq.quantized import QuantizedSet
+from beamsim.distill.compress.patches import PatchLayout
+from beamsim.distill.compress.quantized import QuantizedSet
 from beamsim.distill.quant.ste import ste_round
 
 __all__ = ["asymmetric_params", "quantize", "dequantize", "paq", "fake_quantize", "check_bits"]

@@ -1,6 +1,6 @@
 import torch
 
-from beamsim.distill.ptq import CompressConfig, PatchCompressor
+from beamsim.distill.compress import CompressConfig, PatchCompressor
 
 
 def test_budget_buys_real_samples(small_beams, generator, checkerboard):

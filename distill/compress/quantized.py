@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from beamsim.distill.packing import packed_size
-from beamsim.distill.ptq.patches import PatchLayout
+from beamsim.distill.compress.patches import PatchLayout
 
 __all__ = ["QuantizedSet", "ByteSizes", "index_bits", "pack_indices", "unpack_indices", "PARAMETER_BYTES"]
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from beamsim.distill.packing import packed_size
-from beamsim.distill.ptq import coder
+from beamsim.distill.compress import coder
 from beamsim.errors import DataFileError
 
 

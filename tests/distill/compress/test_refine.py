@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from beamsim.distill.ptq import PatchLayout, feature_model, refine
+from beamsim.distill.compress import PatchLayout, feature_model, refine
 
 
 def smooth_images(generator, n=8):

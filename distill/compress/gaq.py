@@ -16,10 +16,10 @@ from __future__ import annotations
 import torch
 
 from beamsim.config import make_generator
-from beamsim.distill.ptq.kmeans import kmeans
-from beamsim.distill.ptq.paq import asymmetric_params, check_bits, paq, quantize
-from beamsim.distill.ptq.patches import PatchLayout
-from beamsim.distill.ptq.quantized import QuantizedSet
+from beamsim.distill.compress.kmeans import kmeans
+from beamsim.distill.compress.paq import asymmetric_params, check_bits, paq, quantize
+from beamsim.distill.compress.patches import PatchLayout
+from beamsim.distill.compress.quantized import QuantizedSet
 
 __all__ = ["gaq", "group_patches"]
 

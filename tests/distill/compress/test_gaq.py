@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from beamsim.distill.ptq import gaq, kmeans, paq
+from beamsim.distill.compress import gaq, kmeans, paq
 
 
 def group_scale(q):

@@ -39,10 +39,10 @@ import torch
 from beamsim import tomlio
 from beamsim.distill.bits import FLOAT_BITS, HEADER_BITS, payload_bits
 from beamsim.distill.packing import pack_codes, packed_size, unpack_codes
-from beamsim.distill.ptq import coder
-from beamsim.distill.ptq.config import CompressConfig
-from beamsim.distill.ptq.patches import PatchLayout
-from beamsim.distill.ptq.quantized import QuantizedSet, index_bits, pack_indices, unpack_indices
+from beamsim.distill.compress import coder
+from beamsim.distill.compress.config import CompressConfig
+from beamsim.distill.compress.patches import PatchLayout
+from beamsim.distill.compress.quantized import QuantizedSet, index_bits, pack_indices, unpack_indices
 from beamsim.errors import DataFileError
 from beamsim.fileio import open_hdf5
 

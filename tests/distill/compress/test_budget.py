@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from beamsim.distill.ptq import CompressConfig, build_pool, search_budget, search_groups, select_per_class
+from beamsim.distill.compress import CompressConfig, build_pool, search_budget, search_groups, select_per_class
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from beamsim.distill import describe, load, read, save
-from beamsim.distill.ptq import CompressConfig, PatchCompressor
+from beamsim.distill.compress import CompressConfig, PatchCompressor
 from beamsim.errors import DataFileError
 
 
