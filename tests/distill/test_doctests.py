@@ -8,7 +8,7 @@ import pytest
 MODULES = ["beamsim.tomlio", "beamsim.distill.bits", "beamsim.distill.packing", "beamsim.distill.quant",
            "beamsim.distill.quant.apot", "beamsim.distill.quant.clipped", "beamsim.distill.quant.levels",
            "beamsim.distill.quant.ptq", "beamsim.distill.quant.registry", "beamsim.distill.quant.ste",
-           "beamsim.distill.quant.uniform", "beamsim.distill.config"]
+           "beamsim.distill.quant.uniform", "beamsim.distill.config", "beamsim.distill.provenance"]
 
 
 @pytest.mark.parametrize("name", MODULES)
