@@ -1,15 +1,97 @@
-"""Option aliases shared by every command group (typer ``Annotated`` style)."""
+"""Option aliases and the fixed choices shared by every command group (typer ``Annotated`` style).
+
+A fixed choice is a :class:`enum.StrEnum`, so ``--help`` lists its values and typer refuses any
+other with one line. The choices that name registered things (objectives, quantizers,
+initialisations) are checked against their registries by ``tests/cli/test_options.py``; they are
+spelled out here so that ``beamsim --help`` does not import torch.
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-__all__ = ["DeviceOpt", "SeedOpt", "JsonOpt", "DebugOpt"]
+__all__ = ["DeviceOpt", "SeedOpt", "JsonOpt", "DebugOpt", "OptionalPath", "value", "Mask", "Split", "Encoding",
+           "Objective", "StudyObjective", "QuantizerName", "InitName", "DatasetName"]
 
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda", show_default=True)]
+
+class Mask(StrEnum):
+    """``beamsim generate --mask``: which beams are measured."""
+
+    fixed = "fixed"
+    random = "random"
+
+
+class Split(StrEnum):
+    """``beamsim generate --split``: how samples go to train and test."""
+
+    random = "random"
+    blocks = "blocks"
+
+
+class Encoding(StrEnum):
+    """Beam-map input encodings (:data:`beamsim.dataset.Encoding`)."""
+
+    attenuation = "attenuation"
+    relative = "relative"
+
+
+class Objective(StrEnum):
+    """Distillation objectives, and ``none`` (the initial selection is the result)."""
+
+    tm = "tm"
+    dm = "dm"
+    dc = "dc"
+    none = "none"
+
+
+class StudyObjective(StrEnum):
+    """The objectives a study distils with."""
+
+    tm = "tm"
+    dm = "dm"
+    dc = "dc"
+
+
+class QuantizerName(StrEnum):
+    """``--quantizer``: in the loop (apot, uniform, fsq), once at the end (ptq), or float32 (none)."""
+
+    apot = "apot"
+    uniform = "uniform"
+    fsq = "fsq"
+    ptq = "ptq"
+    none = "none"
+
+
+class InitName(StrEnum):
+    """``--init``: how the synthetic set starts."""
+
+    real = "real"
+    quant_graphcut = "quant-graphcut"
+    noise = "noise"
+    herding = "herding"
+    kcenter = "kcenter"
+
+
+class DatasetName(StrEnum):
+    """``beamsim distill --dataset``: a beam data-set file (``beam``) or an image set."""
+
+    beam = "beam"
+    digits = "digits"
+    cifar10 = "cifar10"
+    cifar100 = "cifar100"
+    imagefolder = "imagefolder"
+
+
+def value(choice: StrEnum | str | None) -> str | None:
+    """The plain string of an option's choice (None stays None)."""
+    return None if choice is None else str(choice.value if isinstance(choice, StrEnum) else choice)
+
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda (or cuda:N)", show_default=True)]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed: same seed, same output bytes.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout, no progress bar.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]

@@ -1,19 +1,20 @@
-"""``beamsim bench ...``: speed benchmarks with JSON output (never timed assertions in tests)."""
+"""``beamsim bench generate | distill | quant``: speed benchmarks with JSON output (never timed assertions in tests)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
+from beamsim.cli._options import DeviceOpt, Encoding, JsonOpt, SeedOpt, StudyObjective, value
 from beamsim.cli._output import print_json, print_table
-from beamsim.cli._app import app
 
-__all__ = ["bench_app"]
+__all__ = ["app", "report"]
 
-bench_app = typer.Typer(help="Speed benchmarks (JSON with --json).", no_args_is_help=True)
-app.add_typer(bench_app, name="bench")
+#: ``beamsim bench ...`` (joined on the root app in :mod:`beamsim.cli.main`).
+app = typer.Typer(help="Speed benchmarks (JSON with --json).", no_args_is_help=True)
+
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=1, help="CPU threads for torch (default: as set).")]
 
 
 def report(doc: dict, json_output: bool, title: str) -> None:
@@ -24,7 +25,7 @@ def report(doc: dict, json_output: bool, title: str) -> None:
         print_table(title, ["metric", "value"], [(k, v) for k, v in doc.items()])
 
 
-@bench_app.command("generate")
+@app.command("generate")
 def bench_generate(
     scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario to time.")] = "umi",
     samples: Annotated[int, typer.Option("--samples", "-n", help="Samples to simulate.")] = 4096,
@@ -38,15 +39,15 @@ def bench_generate(
     report(run(scenario, samples=samples, seed=seed, device=device), json_output, "bench generate")
 
 
-@bench_app.command("distill")
+@app.command("distill")
 def bench_distill_cmd(
     data: Annotated[str, typer.Option("--data", help="Beam data set (its train split is distilled).")] = "data/umi.h5",
-    objective: Annotated[str, typer.Option("--objective", help="tm | dm | dc.")] = "tm",
+    objective: Annotated[StudyObjective, typer.Option("--objective", help="Distillation objective.")] = StudyObjective.tm,
     iterations: Annotated[int, typer.Option("--iterations", min=1, help="Timed iterations per run.")] = 10,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Alternating runs of each variant.")] = 2,
     spc: Annotated[int, typer.Option("--spc", min=1, help="Synthetic samples per class.")] = 50,
     bits: Annotated[int, typer.Option("--bits", min=1, max=8, help="Quantizer bits.")] = 6,
-    encoding: Annotated[str, typer.Option("--encoding", help="attenuation | relative.")] = "attenuation",
+    encoding: Annotated[Encoding, typer.Option("--encoding", help="Beam-map input encoding.")] = Encoding.attenuation,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     json_output: JsonOpt = False,
@@ -56,8 +57,24 @@ def bench_distill_cmd(
     from beamsim.distill.bench import bench_distill
     from beamsim.distill.config import default_config
 
-    train = BeamDataset(data, "train", encoding=encoding)
-    doc = bench_distill(train, objective=objective, iterations=iterations, bits=bits, repeats=repeats, device=device,
-                        seed=seed, config=default_config("beam", spc=spc, objective=objective))
+    train = BeamDataset(data, "train", encoding=value(encoding))
+    doc = bench_distill(train, objective=value(objective), iterations=iterations, bits=bits, repeats=repeats,
+                        device=device, seed=seed, config=default_config("beam", spc=spc, objective=value(objective)))
     doc["data"] = data
     report(doc, json_output, "bench distill")
+
+
+@app.command("quant")
+def bench_quant_cmd(
+    json_output: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed passes per variant (median reported).")] = 20,
+    bits: Annotated[int, typer.Option("--bits", min=1, max=8, help="Quantizer bits.")] = 6,
+    samples: Annotated[int, typer.Option("--samples", "-n", min=1, help="Samples of [1, 8, 8] in the input.")] = 3200,
+    threads: ThreadsOpt = None,
+) -> None:
+    """APoT forward+backward time on a (samples, 1, 8, 8) tensor vs a plain identity pass (same run)."""
+    from beamsim.distill.bench import bench_quant
+
+    doc = bench_quant(device=device, repeats=repeats, bits=bits, shape=(samples, 1, 8, 8), threads=threads)
+    report(doc, json_output, "bench quant")

@@ -8,11 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._app import app
 from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
 from beamsim.cli._output import print_json, print_table, stderr
 
 __all__ = ["compress_cmd", "default_output", "parse_groups"]
+
+#: This file's commands (joined on the root app in :mod:`beamsim.cli.main`).
+app = typer.Typer()
 
 
 def parse_groups(text: str) -> int | str:

@@ -8,11 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._app import app
 from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
 from beamsim.cli._output import print_json, print_table, stderr
 
 __all__ = ["distill_cmd", "write_history", "default_output", "default_image_output", "DATASET_CHOICES"]
+
+#: This file's commands (joined on the root app in :mod:`beamsim.cli.main`).
+app = typer.Typer()
 
 #: ``--dataset`` values: ``beam`` (a file written by ``beamsim generate``) or an image set.
 DATASET_CHOICES = ("beam", "digits", "cifar10", "cifar100", "imagefolder")

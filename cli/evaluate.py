@@ -10,9 +10,11 @@ import typer
 
 from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
 from beamsim.cli._output import print_json, print_table, progress_bar, stderr, stdout
-from beamsim.cli._app import app
 
 __all__ = ["evaluate_cmd"]
+
+#: This file's commands (joined on the root app in :mod:`beamsim.cli.main`).
+app = typer.Typer()
 
 _PERCENT = {"top1": "top-1", "top2": "top-2", "top3": "top-3", "top5": "top-5",
             "within_1db": "top-1 within 1 dB", "macro_f1": "macro F1"}

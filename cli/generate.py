@@ -7,11 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
+from beamsim.cli._options import DeviceOpt, JsonOpt, Mask, SeedOpt, Split, value
 from beamsim.cli._output import print_json, print_table, progress_bar, stderr
-from beamsim.cli._app import app
 
 __all__ = ["generate_cmd", "merge_cmd"]
+
+#: This file's commands (joined on the root app in :mod:`beamsim.cli.main`).
+app = typer.Typer()
 
 
 @app.command("generate")
@@ -19,8 +21,8 @@ def generate_cmd(
     scenario: Annotated[str, typer.Option("--scenario", "-s", help="Scenario name (see `beamsim scenarios`) or a TOML file.")] = "umi",
     samples: Annotated[Optional[int], typer.Option("--samples", "-n", help="Number of samples (default: the scenario's, 30,000 for umi).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output HDF5 file (default: data/<scenario>.h5).")] = None,
-    mask: Annotated[Optional[str], typer.Option("--mask", help="fixed (checkerboard Set B) | random (per sample).")] = None,
-    split: Annotated[Optional[str], typer.Option("--split", help="random | blocks (spatial 40 m blocks).")] = None,
+    mask: Annotated[Optional[Mask], typer.Option("--mask", help="fixed (checkerboard Set B) or random (per sample).")] = None,
+    split: Annotated[Optional[Split], typer.Option("--split", help="random, or blocks (spatial 40 m blocks).")] = None,
     shard: Annotated[Optional[str], typer.Option("--shard", help="Run only shard i/n (0-based); join with `beamsim merge`.")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
@@ -35,7 +37,7 @@ def generate_cmd(
     # validate every input before the progress bar starts
     if samples is not None and samples < 1:
         raise ValueError(f"--samples must be a positive integer, not {samples}")
-    scn = load_scenario(scenario).with_overrides(samples=samples, mask=mask, split=split)
+    scn = load_scenario(scenario).with_overrides(samples=samples, mask=value(mask), split=value(split))
     shard_t = parse_shard(shard)
     dev = resolve_device(device)
     out = check_writable(default_output(scn, shard_t) if out is None else out)

@@ -9,7 +9,9 @@ import typer
 
 from beamsim.cli._options import JsonOpt
 from beamsim.cli._output import print_json, print_table, stderr
-from beamsim.cli._app import app
+
+#: This file's commands (joined on the root app in :mod:`beamsim.cli.main`).
+app = typer.Typer()
 
 
 def _file_format(path: Path) -> str:

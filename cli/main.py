@@ -1,19 +1,39 @@
-"""The ``beamsim`` console script: joins every command group (one file each) on one app."""
+"""The ``beamsim`` console script: one ``typer.Typer`` per command file, joined here.
+
+Each command file owns its app (``generate.app``, ``study.app``, ...); this module adds them to
+the root app, whose command group (:class:`~beamsim.cli._errors.ErrorMappingGroup`) turns bad
+input into one line on stderr.
+"""
 
 from __future__ import annotations
 
-from beamsim.cli._app import ERRORS, app
+import typer
 
-# Command groups: each file registers its commands on `app` (or adds a sub-typer).
-from beamsim.cli import bench as _bench  # noqa: F401
-from beamsim.cli import bench_quant as _bench_quant  # noqa: F401
-from beamsim.cli import compress as _compress  # noqa: F401
-from beamsim.cli import distill as _distill  # noqa: F401
-from beamsim.cli import evaluate as _evaluate  # noqa: F401
-from beamsim.cli import generate as _generate  # noqa: F401
-from beamsim.cli import info as _info  # noqa: F401
-from beamsim.cli import scenarios as _scenarios  # noqa: F401
-from beamsim.cli import study as _study  # noqa: F401
+from beamsim.cli import bench, compress, distill, evaluate, generate, info, scenarios, study
+from beamsim.cli._errors import ErrorMappingGroup
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    cls=ErrorMappingGroup,
+    name="beamsim",
+    help="Simulate mmWave beam-management data with Sionna, distil it with QuADD, evaluate it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(ctx: typer.Context,
+          debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+    ctx.obj = {"debug": debug}
+
+
+for _commands in (generate.app, info.app, scenarios.app, evaluate.app, distill.app, compress.app):
+    app.add_typer(_commands)  # top-level commands
+app.add_typer(study.app, name="study")
+app.add_typer(bench.app, name="bench")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,9 @@ import typer
 
 from beamsim.cli._options import JsonOpt
 from beamsim.cli._output import print_json, stdout
-from beamsim.cli._app import app
+
+#: This file's commands (joined on the root app in :mod:`beamsim.cli.main`).
+app = typer.Typer()
 
 
 @app.command("scenarios")

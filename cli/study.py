@@ -13,15 +13,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from beamsim.cli._app import app
 from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
 from beamsim.cli._output import print_json, print_table, stderr, stdout
 
-__all__ = ["study_app"]
+__all__ = ["app"]
 
-study_app = typer.Typer(help="Studies: rate-distortion, imbalance, baselines (resumable; CSV, JSON, PNG).",
-                        no_args_is_help=True)
-app.add_typer(study_app, name="study")
+#: ``beamsim study ...`` (joined on the root app in :mod:`beamsim.cli.main`).
+app = typer.Typer(help="Studies: rate-distortion, imbalance, baselines (resumable; CSV, JSON, PNG).",
+                  no_args_is_help=True)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="Beam data set written by `beamsim generate`.")]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: runs/study-<name>).")]
@@ -84,7 +83,7 @@ _F1 = ("macro F1 %", lambda r: _pct(r, "macro_f1"))
 _CACHED = ("cached", lambda r: "yes" if r["cached"] else "no")
 
 
-@study_app.command("rate-distortion")
+@app.command("rate-distortion")
 def rate_distortion_cmd(
     spc: Annotated[str, typer.Option("--spc", help="Samples per class, comma-separated.")] = "10,50",
     bits: Annotated[str, typer.Option("--bits", help="Bits per element (1..8), comma-separated.")] = "2,3,4,6,8",
@@ -126,7 +125,7 @@ def rate_distortion_cmd(
                      for s in spots])
 
 
-@study_app.command("imbalance")
+@app.command("imbalance")
 def imbalance_cmd(
     spc: Annotated[int, typer.Option("--spc", help="Samples per class.")] = 50,
     bits: Annotated[str, typer.Option("--bits", help="Bits per element (1..8), comma-separated.")] = "4,6,8",
@@ -162,7 +161,7 @@ def imbalance_cmd(
         stdout.print(result.report["message"], markup=False, highlight=False)
 
 
-@study_app.command("baselines")
+@app.command("baselines")
 def baselines_cmd(
     spc: Annotated[int, typer.Option("--spc", help="Samples per class of coresets and distillations.")] = 50,
     bits: Annotated[int, typer.Option("--bits", help="Bits per element of the quantized distillations (2..8).")] = 6,

@@ -7,7 +7,7 @@ import torch
 from typer.testing import CliRunner
 
 import beamsim.cli.main  # noqa: F401  (registers every command)
-from beamsim.cli._app import app
+from beamsim.cli.main import app
 from beamsim.distill import container
 from tests.cli.test_generate_cli import assert_one_line_error
 

@@ -61,7 +61,8 @@ def test_scenarios_lists_one_line_each():
     (["generate", "--scenario", "mars"], "unknown scenario 'mars'"),
     (["generate", "--samples", "0"], "--samples must be a positive integer"),
     (["generate", "--shard", "2/2"], "malformed shard"),
-    (["generate", "--mask", "sometimes"], "mask must be"),
+    (["generate", "--mask", "sometimes"], "'--mask': Value error, 'sometimes' is not one of 'fixed', 'random'"),
+    (["generate", "--split", "halves"], "'--split'"),
     (["generate", "--device", "tpu"], "unknown device"),
 ])
 def test_generate_bad_input(args, fragment):

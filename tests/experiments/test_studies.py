@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 import beamsim.cli.main  # noqa: F401  (registers every command)
 import beamsim.experiments.evaluate as evaluation
-from beamsim.cli._app import app
+from beamsim.cli.main import app
 from beamsim.dataset import BeamDataset
 from beamsim.distill.config import default_config
 from beamsim.distill.container import describe, read

@@ -1,0 +1,45 @@
+"""The fixed choices of the CLI are the registries' names (spelled out so --help stays light)."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from beamsim.cli._options import DatasetName, Encoding, InitName, Mask, Objective, QuantizerName, Split, StudyObjective
+
+
+def _values(enum) -> set[str]:
+    return {member.value for member in enum}
+
+
+def test_objectives_quantizers_and_inits_are_the_registered_ones():
+    from beamsim.distill.config import INITS, OBJECTIVES
+    from beamsim.distill.quant import quantizer_names
+
+    assert _values(Objective) == set(OBJECTIVES)
+    assert _values(StudyObjective) == set(OBJECTIVES) - {"none"}
+    assert _values(QuantizerName) == set(quantizer_names()) | {"none"}
+    assert _values(InitName) == set(INITS)
+
+
+def test_beam_choices_are_the_data_set_and_scenario_ones():
+    import typing
+
+    from beamsim.dataset import Encoding as DatasetEncoding
+    from beamsim.scenarios import MaskSettings
+
+    assert _values(Encoding) == set(typing.get_args(DatasetEncoding))
+    assert {"fixed", "random"} == _values(Mask) and {"random", "blocks"} == _values(Split)
+    assert MaskSettings().kind in _values(Mask)
+
+
+def test_image_sets_are_the_loadable_ones():
+    from beamsim.distill.data.spec import DSA_STRATEGY
+
+    assert _values(DatasetName) - {"beam"} == set(DSA_STRATEGY)
+
+
+def test_help_lists_the_choices():
+    from beamsim.cli.main import app
+
+    result = CliRunner().invoke(app, ["generate", "--help"])
+    assert "fixed|random" in result.output and "random|blocks" in result.output
