@@ -10,25 +10,25 @@ checkpoint entries and :meth:`RunState.load_state_dict` reads the same ones back
 
 Checkpoint entries (the layout of beamsim 0.1, unchanged; checkpoints of 0.1 resume):
 
-=====================  ==================================================================
-``fingerprint``        :func:`run_fingerprint` of the settings, seed and data
-``iteration``          iterations done
-``syn``                S [M, C, H, W] float32 (a latent for FSQ)
-``opt_syn``            SGD state of S
-``generator``          state of the run's generator
-``history_keys``       sorted keys of the history records
-``history``            [iterations, keys] float64, NaN where a record lacks a key
-``validation``         [validations, 2] float64: (iteration, accuracy)
-``best_iteration``     iteration of the best validation (0: none yet)
-``best_accuracy``      its accuracy (-1: none yet)
-``best_syn``           S at that iteration
-``quantizer``          quantizer ``state_dict`` (in-loop quantizers only)
-``best_quantizer``     its ``state_dict`` at the best iteration
-``quantizer_generator`` state of the quantizer's noise generator
-``opt_alpha``          Adam state of the thresholds (when they are learned)
-objective entries      :meth:`Objective.state_dict <beamsim.distill.objectives.Objective.state_dict>`
-                       (trajectory matching: ``syn_lr``, ``opt_lr``)
-=====================  ==================================================================
+=========================  ==================================================================
+``fingerprint``            :func:`run_fingerprint` of the settings, seed and data
+``iteration``              iterations done
+``syn``                    S [M, C, H, W] float32 (a latent for FSQ)
+``opt_syn``                SGD state of S
+``generator``              state of the run's generator
+``history_keys``           sorted keys of the history records
+``history``                [iterations, keys] float64, NaN where a record lacks a key
+``validation``             [validations, 2] float64: (iteration, accuracy)
+``best_iteration``         iteration of the best validation (0: none yet)
+``best_accuracy``          its accuracy (-1: none yet)
+``best_syn``               S at that iteration
+``quantizer``              quantizer ``state_dict`` (in-loop quantizers only)
+``best_quantizer``         its ``state_dict`` at the best iteration
+``quantizer_generator``    state of the quantizer's noise generator
+``opt_alpha``              Adam state of the thresholds (when they are learned)
+objective entries          :meth:`Objective.state_dict <beamsim.distill.objectives.Objective.state_dict>`
+                           (trajectory matching: ``syn_lr``, ``opt_lr``)
+=========================  ==================================================================
 """
 
 from __future__ import annotations
