@@ -38,18 +38,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import nn
 
 from beamsim.config import derive_seed, resolve_device
 from beamsim.distill.params import flatten_params, functional_forward
-from beamsim.models.training import train_model
 from beamsim.fileio import atomic_path
 from beamsim.models import get_model
+from beamsim.models.training import train_model
 
-__all__ = ["ExpertSettings", "ExpertProgress", "train_experts", "expert_cache_key", "trajectory_accuracy"]
+if TYPE_CHECKING:
+    from beamsim.distill.config import DistillConfig
+
+__all__ = ["ExpertSettings", "ExpertProgress", "train_experts", "expert_cache_key", "trajectory_accuracy",
+           "default_cache_dir"]
 
 _log = logging.getLogger(__name__)
 
@@ -107,6 +111,19 @@ class ExpertSettings:
 
             DSAConfig(strategy=self.augment[4:])
 
+    @classmethod
+    def from_config(cls, config: "DistillConfig", *, num_experts: int | None = None) -> "ExpertSettings":
+        """The experts of a distillation run: ``config.model`` trained with the config's expert
+        settings (``num_experts``, ``expert_epochs_train``, ``expert_lr``, ``expert_momentum``,
+        ``expert_batch``), DSA-augmented when ``config.dsa``.
+
+        Args:
+            num_experts: overrides ``config.num_experts`` (a coreset's feature network needs one).
+        """
+        return cls(model=config.model, num_experts=num_experts or config.num_experts,
+                   epochs=config.expert_epochs_train, lr=config.expert_lr, momentum=config.expert_momentum,
+                   batch_size=config.expert_batch, augment=f"dsa:{config.dsa_strategy}" if config.dsa else "none")
+
     def augmenter(self) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
         """The batch augmentation ``augment(x, generator)`` of :func:`train_model`, or None."""
         if self.augment == "none":
@@ -157,6 +174,11 @@ def expert_cache_key(data_key: str, settings: ExpertSettings, seed: int, index: 
                "seed": int(seed), "index": int(index), "input_shape": [int(s) for s in input_shape],
                "num_classes": int(num_classes)}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """Where expert trajectories are cached when no folder is given: ``~/.cache/beamsim/experts``."""
+    return Path.home() / ".cache" / "beamsim" / "experts"
 
 
 def _load_cached(path: Path, key: str, shape: tuple[int, int]) -> torch.Tensor | None:

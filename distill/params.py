@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["flatten_params", "unflatten_params", "param_shapes", "functional_forward", "embed"]
+__all__ = ["flatten_params", "unflatten_params", "load_flat_params", "param_shapes", "functional_forward", "embed"]
 
 
 def param_shapes(model: nn.Module) -> list[tuple[str, torch.Size]]:
@@ -33,6 +33,14 @@ def unflatten_params(model: nn.Module, flat: torch.Tensor) -> dict[str, torch.Te
     if start != flat.numel():
         raise ValueError(f"flat parameter vector has {flat.numel()} entries, the model needs {start}")
     return out
+
+
+def load_flat_params(model: nn.Module, flat: torch.Tensor) -> nn.Module:
+    """Copy a flat vector [P] (e.g. an expert trajectory's row) into ``model``'s parameters; returns ``model``."""
+    with torch.no_grad():
+        for name, value in unflatten_params(model, flat.to(next(model.parameters()).device)).items():
+            model.get_parameter(name).copy_(value)
+    return model
 
 
 def functional_forward(model: nn.Module, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

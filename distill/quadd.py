@@ -4,19 +4,28 @@
 thresholds of a quantizer Q together: every iteration computes the distillation loss on
 Q(S), and the gradient reaches both S (straight through the rounding) and Q's thresholds.
 
-Loop, per iteration ``t``::
+Set-up, then the loop per iteration ``t`` (:meth:`QuADD.fit` reads in this order)::
+
+    hold out     val_fraction of every class for validation (never the test split)
+    constants    features constant over the real data, and the data's value range
+    S, labels    initialisation (real | noise | herding | kcenter | quant-graphcut)
+    Q            the in-loop quantizer, fitted to S; S becomes Q's latent for FSQ
+    optimisers   SGD (momentum) on S, Adam on Q's thresholds; the objective owns its own
+    resume       the checkpoint's RunState, when asked to
 
     x_q  = Q(S)                       (S itself for --quantizer ptq/none)
-    loss = objective(x_q, real data)  (tm: trajectory matching, dm: distribution matching,
-                                       dc: gradient matching; none: no loop)
+    loss = objective(x_q, real data)  (a registered objective: tm trajectory matching,
+                                       dm distribution matching, dc gradient matching;
+                                       none: no loop, the initial selection is the result)
     S      <- SGD step (momentum), gradient norm clipped when clip_grad > 0
-    alpha  <- Adam step (its own learning rate)
+    alpha  <- Adam step (its own learning rate); the objective steps its own parameters
     S      <- constant features reset, values clamped to the real data's range
 
-Every ``val_every`` iterations a small model is trained on the current Q(S) and scored on a
-held-out part of the training split (never the test split); the set that scores best is kept.
-Checkpoints every ``checkpoint_every`` iterations make a run resumable; a resumed run gives
-the same result as an uninterrupted one.
+Every ``val_every`` iterations a small model is trained on the current Q(S) and scored on the
+held-out samples (:mod:`beamsim.distill.validation`); the set that scores best is kept.
+Checkpoints every ``checkpoint_every`` iterations (:class:`~beamsim.distill.runstate.RunState`)
+make a run resumable; a resumed run gives the same result as an uninterrupted one. At the end
+``--quantizer ptq`` quantizes the kept set once (min-max uniform).
 
 Images (``default_config("image")``, data from :mod:`beamsim.distill.data`) use the same loop
 with ``dsa = true``: the DM/DC losses see the real and synthetic batches through one siamese
@@ -25,27 +34,36 @@ validation model train on DSA-augmented batches (all drawn from the run's genera
 Beam maps are never augmented.
 
 Results (after ``fit``): ``synthetic_`` (decoded Q(S), what a model trains on), ``labels_``,
-``counts_``, ``quantizer_``, ``raw_`` (S before quantization), ``history_`` (one dict per
-iteration), ``validation_`` (iteration, accuracy), ``best_iteration_``, ``timings_``.
+``counts_``, ``source_index_``, ``quantizer_``, ``raw_`` (S before quantization), ``history_``
+(one dict per iteration), ``validation_`` (iteration, accuracy), ``best_iteration_``,
+``timings_``, ``alpha_initial_``, ``num_classes_``, ``input_shape_``.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
-import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from beamsim.config import derive_seed, resolve_device
 from beamsim.distill.config import DistillConfig, default_config
-from beamsim.fileio import atomic_path
+from beamsim.distill.constant import apply_constant, constant_feature_mask
+from beamsim.distill.experts import ExpertSettings, default_cache_dir, train_experts
+from beamsim.distill.init import init_needs, initialize
+from beamsim.distill.networks import Networks
+from beamsim.distill.objectives import NO_OBJECTIVE, Objective, ObjectiveContext, build_objective, objective_class
+from beamsim.distill.params import load_flat_params
+from beamsim.distill.quant import Quantizer
+from beamsim.distill.run_quantizer import (clamp_thresholds, final_quantizer, loop_quantizer, threshold_optimizer,
+                                           threshold_stats, thresholds)
+from beamsim.distill.runstate import (Best, CheckpointMismatchError, RunState, checkpoint_fingerprint, data_key,
+                                      run_fingerprint)
+from beamsim.distill.validation import Validator, quantized_view, stratified_holdout
 
 if TYPE_CHECKING:
     from beamsim.distill.data.augment import DSA
@@ -54,10 +72,6 @@ __all__ = ["QuADD", "as_tensors", "CheckpointMismatchError"]
 
 #: ``progress(iteration, total, info)`` after each iteration.
 Progress = Callable[[int, int, dict], None]
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint was written by a run with other settings or other data."""
 
 
 def as_tensors(train: Any) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -95,25 +109,26 @@ def as_tensors(train: Any) -> tuple[torch.Tensor, torch.Tensor, int]:
     return x, y, num_classes
 
 
-def _data_key(x: torch.Tensor, y: torch.Tensor) -> str:
-    digest = hashlib.sha256()
-    digest.update(str(list(x.shape)).encode())
-    digest.update(x.detach().cpu().contiguous().numpy().tobytes())
-    digest.update(y.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:32]
+def _due(done: int, every: int, total: int) -> bool:
+    """True every ``every`` iterations and after the last one."""
+    return done % every == 0 or done == total
 
 
-def _stratified_holdout(y: torch.Tensor, num_classes: int, fraction: float,
-                        generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices (train, validation): ``floor(fraction * n_c)`` samples of each class held out."""
-    keep, held = [], []
-    for c in range(num_classes):
-        idx = torch.nonzero(y == c).view(-1)
-        idx = idx[torch.randperm(idx.numel(), generator=generator)]
-        k = int(math.floor(fraction * idx.numel()))
-        held.append(idx[:k])
-        keep.append(idx[k:])
-    return torch.cat(keep).sort().values, torch.cat(held).sort().values
+@dataclass(frozen=True)
+class _Projection:
+    """Where S may go after a step: constant features at ``fill`` (where ``mask``), values in
+    ``bounds`` (None: unbounded, e.g. a latent whose values the quantizer bounds)."""
+
+    mask: torch.Tensor | None
+    fill: torch.Tensor | None
+    bounds: tuple[float, float] | None
+
+    @torch.no_grad()
+    def __call__(self, syn: torch.Tensor) -> None:
+        if self.mask is not None:
+            syn.copy_(apply_constant(syn, self.mask, self.fill))
+        if self.bounds is not None:
+            syn.clamp_(*self.bounds)
 
 
 class QuADD:
@@ -138,58 +153,6 @@ class QuADD:
         self.checkpoint_path = checkpoint_path
         self.progress = progress
 
-    # ------------------------------------------------------------------ set-up
-    def _model(self, in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-        from beamsim.models import get_model
-
-        return get_model(self.config.model, in_shape[0], num_classes, tuple(in_shape[1:]))
-
-    def _fresh_model(self, in_shape, num_classes, generator: torch.Generator) -> nn.Module:
-        from beamsim.models import reset_parameters
-
-        model = self._model(in_shape, num_classes)
-        reset_parameters(model, generator)
-        return model.to(self._device)
-
-    def _experts(self, x: torch.Tensor, y: torch.Tensor, num_classes: int, num: int | None = None):
-        from beamsim.distill.experts import ExpertSettings, train_experts
-
-        cfg = self.config
-        settings = ExpertSettings(model=cfg.model, num_experts=num or cfg.num_experts, epochs=cfg.expert_epochs_train,
-                                  lr=cfg.expert_lr, momentum=cfg.expert_momentum, batch_size=cfg.expert_batch,
-                                  augment=f"dsa:{cfg.dsa_strategy}" if cfg.dsa else "none")
-        cache = Path(self.cache_dir) if self.cache_dir is not None else Path.home() / ".cache" / "beamsim" / "experts"
-        start = time.perf_counter()
-        trajectories = train_experts(x, y, num_classes, settings, cache_dir=cache, data_key=self._key,
-                                     device=self._device, seed=self.seed)
-        self.timings_["experts_s"] = self.timings_.get("experts_s", 0.0) + time.perf_counter() - start
-        return trajectories
-
-    def _feature_model(self, x, y, num_classes) -> nn.Module:
-        """A network trained on the real data (an expert's last epoch), for herding/k-center/graph-cut."""
-        from beamsim.distill.params import unflatten_params
-
-        trajectory = self._experts(x, y, num_classes, num=1)[0]
-        model = self._model(tuple(x.shape[1:]), num_classes).to(self._device)
-        with torch.no_grad():
-            for name, value in unflatten_params(model, trajectory[-1].to(self._device)).items():
-                model.get_parameter(name).copy_(value)
-        return model.eval()
-
-    def _build_quantizer(self, x_init: torch.Tensor):
-        from beamsim.distill.quant import build_quantizer
-
-        cfg = self.config
-        if not cfg.quantized_in_loop:
-            return None
-        kwargs: dict[str, Any] = {"bits": cfg.bits}
-        if cfg.quantizer in ("apot", "uniform"):
-            kwargs.update(granularity=cfg.granularity, percentile=cfg.percentile, normalize=cfg.normalize)
-        gen = torch.Generator(device="cpu").manual_seed(derive_seed(self.seed, "quantizer"))
-        q = build_quantizer(cfg.quantizer, generator=gen, **kwargs).to(self._device)
-        q.initialize(x_init.detach())
-        return q
-
     def check_resume(self, train: Any) -> bool:
         """Whether :meth:`fit` with ``resume=True`` would continue a checkpoint (False: none).
 
@@ -199,9 +162,8 @@ class QuADD:
         if self.checkpoint_path is None or not Path(self.checkpoint_path).exists():
             return False
         x_all, y_all, _ = as_tensors(train)
-        self._key = _data_key(x_all, y_all)
-        state = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
-        if state.get("fingerprint") != self._fingerprint():
+        self._key = data_key(x_all, y_all)
+        if checkpoint_fingerprint(self.checkpoint_path) != run_fingerprint(self.config, self.seed, self._key):
             raise CheckpointMismatchError(
                 f"checkpoint {self.checkpoint_path} was written with other settings or other data; "
                 "delete it or run without --resume")
@@ -209,171 +171,109 @@ class QuADD:
 
     # ------------------------------------------------------------------ fit
     def fit(self, train: Any, *, resume: bool = False) -> "QuADD":
-        """Distil ``train`` (see :func:`as_tensors` for accepted forms). Returns ``self``."""
-        from beamsim.distill.constant import apply_constant, constant_feature_mask
-        from beamsim.distill.init import initialize
+        """Distil ``train`` (see :func:`as_tensors` for accepted forms). Returns ``self``.
 
+        Raises:
+            ValueError: bad data, an unknown objective, or ``objective = "none"`` with iterations.
+            CheckpointMismatchError: ``resume`` found a checkpoint of other settings or data.
+        """
         cfg = self.config
-        self._device = resolve_device(self.device)
-        self.timings_: dict[str, float] = {}
+        objective_class(cfg.objective)  # an unknown name fails before any work
+        if cfg.objective == NO_OBJECTIVE and cfg.iterations > 0:
+            raise ValueError("objective 'none' has no loss (use --iterations 0 or another objective)")
         t_start = time.perf_counter()
-        x_all, y_all, num_classes = as_tensors(train)
-        self._key = _data_key(x_all, y_all)
-        self.num_classes_ = num_classes
-        self.input_shape_ = tuple(x_all.shape[1:])
+        x_all, y_all = self._begin(train)
         gen = torch.Generator().manual_seed(derive_seed(self.seed, "quadd"))
+        nets = self._networks()
 
-        # held-out validation part of the training split
-        if cfg.val_fraction > 0 and cfg.objective != "none":
-            tr_idx, val_idx = _stratified_holdout(y_all, num_classes, cfg.val_fraction, gen)
-        else:
-            tr_idx, val_idx = torch.arange(len(y_all)), torch.arange(0)
-        x, y = x_all[tr_idx].to(self._device), y_all[tr_idx].to(self._device)
-        x_val, y_val = x_all[val_idx].to(self._device), y_all[val_idx].to(self._device)
-        self._val = (x_val, y_val)
+        # hold-out, constant features and value range of the real data
+        x, y, validator = self._holdout(x_all, y_all, gen, nets)
+        constant = constant_feature_mask(x) if cfg.keep_constant else None
+        bounds = (float(x.min()), float(x.max()))
 
-        # constant features and value range of the real data
-        if cfg.keep_constant:
-            const_mask, const_values = constant_feature_mask(x)
-        else:
-            const_mask = const_values = None
-        lo, hi = float(x.min()), float(x.max())
-
-        # initialisation
-        needs_model = cfg.init in ("herding", "kcenter", "quant-graphcut")
-        model = self._feature_model(x, y, num_classes) if needs_model else None
-        t0 = time.perf_counter()
-        x_syn, y_syn, counts, source_index = initialize(
-            x, y, num_classes, cfg.spc, cfg.init, replacement=cfg.replacement, generator=gen, model=model,
-            bits=cfg.bits if cfg.bits <= 8 else 8, graphcut_lambda=cfg.graphcut_lambda, device=self._device)
-        self.timings_["init_s"] = time.perf_counter() - t0
-        x_syn = x_syn.to(self._device)
-        y_syn = y_syn.to(self._device)
-        if const_mask is not None:
-            x_syn = apply_constant(x_syn, const_mask, const_values)
-        self.labels_ = y_syn
-        self.counts_ = counts
-        self.source_index_ = source_index
-
+        # initial set, in-loop quantizer (S behind its bound for a latent quantizer), optimisers
+        x_syn, y_syn = self._initial_set(x, y, gen, nets)
+        if constant is not None:
+            x_syn = apply_constant(x_syn, *constant)
         syn = nn.Parameter(x_syn.clone())
-        quantizer = self._build_quantizer(syn)
-        # a latent-input quantizer (FSQ) is optimised behind its bound: the latent of the data
-        latent = quantizer is not None and quantizer.latent_input
-        const_fill = const_values
-        if latent:
-            with torch.no_grad():
-                syn.copy_(quantizer.to_latent(syn))
-            if const_mask is not None:
-                const_fill = quantizer.to_latent(const_values)
+        quantizer = loop_quantizer(cfg, syn, seed=self.seed, device=self._device)
+        project = self._projection(syn, quantizer, constant, bounds)
         opt_syn = torch.optim.SGD([syn], lr=cfg.lr_syn, momentum=cfg.momentum_syn)
-        alpha_params = [p for p in quantizer.parameters() if p.requires_grad] if quantizer is not None else []
-        opt_alpha = torch.optim.Adam(alpha_params, lr=cfg.lr_alpha) if alpha_params and cfg.lr_alpha > 0 else None
-        syn_lr = torch.tensor(cfg.syn_lr_init, device=self._device, requires_grad=True)
-        opt_lr = torch.optim.SGD([syn_lr], lr=cfg.lr_lr, momentum=0.5) if cfg.lr_lr > 0 else None
-        alpha0 = self._alpha(quantizer)
-
-        experts = None
-        if cfg.objective == "tm" and cfg.iterations > 0:
-            experts = self._experts(x, y, num_classes)
-            self._student = self._model(self.input_shape_, num_classes).to(self._device)
-
-        history: list[dict] = []
-        validation: list[tuple[int, float]] = []
-        best = {"iteration": 0, "accuracy": -1.0, "syn": syn.detach().clone(),
-                "quantizer": copy.deepcopy(quantizer.state_dict()) if quantizer is not None else None}
-        start_it = 0
-        fingerprint = self._fingerprint()
+        opt_alpha = threshold_optimizer(quantizer, cfg.lr_alpha)
+        alpha0 = thresholds(quantizer)
+        objective = self._objective(x, y, nets) if cfg.iterations > 0 else None
+        run = RunState(run_fingerprint(cfg, self.seed, self._key), syn, opt_syn, gen, quantizer, opt_alpha, objective)
         if resume and self.checkpoint_path is not None and Path(self.checkpoint_path).exists():
-            state = torch.load(self.checkpoint_path, map_location=self._device, weights_only=True)
-            if state["fingerprint"] != fingerprint:
-                raise CheckpointMismatchError(
-                    f"checkpoint {self.checkpoint_path} was written with other settings or other data; "
-                    "delete it or run without --resume")
-            with torch.no_grad():
-                syn.copy_(state["syn"])
-                syn_lr.copy_(state["syn_lr"])
-            opt_syn.load_state_dict(state["opt_syn"])
-            if quantizer is not None:
-                quantizer.load_state_dict(state["quantizer"])
-            if opt_alpha is not None:
-                opt_alpha.load_state_dict(state["opt_alpha"])
-            if opt_lr is not None:
-                opt_lr.load_state_dict(state["opt_lr"])
-            gen.set_state(state["generator"])
-            if quantizer is not None and hasattr(quantizer, "generator") and "quantizer_generator" in state:
-                quantizer.generator.set_state(state["quantizer_generator"])
-            history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
-            validation = [(int(i), float(a)) for i, a in state["validation"].tolist()]
-            best = {"iteration": int(state["best_iteration"]), "accuracy": float(state["best_accuracy"]),
-                    "syn": state["best_syn"], "quantizer": state.get("best_quantizer")}
-            start_it = int(state["iteration"])
+            run.load(self.checkpoint_path)
 
         loop_start = time.perf_counter()
-        for it in range(start_it, cfg.iterations):
-            t_it = time.perf_counter()
-            x_q = quantizer(syn) if quantizer is not None else syn
-            loss, info = self._objective_loss(it, x_q, y_syn, x, y, num_classes, experts, syn_lr, gen)
-            opt_syn.zero_grad(set_to_none=True)
-            if opt_alpha is not None:
-                opt_alpha.zero_grad(set_to_none=True)
-            if opt_lr is not None and cfg.objective == "tm":
-                opt_lr.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = float(syn.grad.norm()) if syn.grad is not None else 0.0
-            if cfg.clip_grad > 0 and syn.grad is not None:
-                torch.nn.utils.clip_grad_norm_([syn], cfg.clip_grad)
-            opt_syn.step()
-            if opt_alpha is not None:
-                opt_alpha.step()
-                with torch.no_grad():
-                    for p in alpha_params:
-                        p.clamp_(min=1e-6)
-            if opt_lr is not None and cfg.objective == "tm" and syn_lr.grad is not None:
-                opt_lr.step()
-                with torch.no_grad():
-                    syn_lr.clamp_(min=1e-6)
-            with torch.no_grad():
-                if const_mask is not None:
-                    syn.copy_(apply_constant(syn, const_mask, const_fill))
-                if cfg.clamp and not latent:  # a latent's values are bounded by the quantizer
-                    syn.clamp_(lo, hi)
-            if quantizer is not None and hasattr(quantizer, "step"):
-                quantizer.step()
-            record = {"iteration": it + 1, "loss": float(loss.detach()), "grad_norm": grad_norm,
-                      "syn_lr": float(syn_lr.detach()), "seconds": time.perf_counter() - t_it, **info}
-            record.update(self._alpha_stats(quantizer, alpha0))
-            history.append(record)
-            done = it + 1
-            if len(val_idx) and (done % cfg.val_every == 0 or done == cfg.iterations):
-                acc = self._validate(syn, quantizer, y_syn, num_classes, done)
-                validation.append((done, acc))
-                record["val_top1"] = acc
-                if acc > best["accuracy"]:
-                    best = {"iteration": done, "accuracy": acc, "syn": syn.detach().clone(),
-                            "quantizer": copy.deepcopy(quantizer.state_dict()) if quantizer is not None else None}
-            if self.checkpoint_path is not None and cfg.checkpoint_every and (
-                    done % cfg.checkpoint_every == 0 or done == cfg.iterations):
-                self._checkpoint(done, fingerprint, syn, syn_lr, opt_syn, quantizer, opt_alpha, opt_lr, gen,
-                                 history, validation, best)
+        for it in range(run.iteration, cfg.iterations):
+            record = self._step(run, it, y_syn, project)
+            record.update(threshold_stats(quantizer, alpha0))
+            run.history.append(record)
+            run.iteration = done = it + 1
+            if validator.enabled and _due(done, cfg.val_every, cfg.iterations):
+                self._validate(run, validator, y_syn, record)
+            if self.checkpoint_path is not None and cfg.checkpoint_every and _due(done, cfg.checkpoint_every,
+                                                                                  cfg.iterations):
+                run.save(self.checkpoint_path)
             if self.progress is not None:
                 self.progress(done, cfg.iterations, record)
         self.timings_["loop_s"] = time.perf_counter() - loop_start
 
-        # the kept set: best on validation when validated, else the last
-        if validation and best["accuracy"] >= 0:
+        self._finish(run)
+        self.alpha_initial_ = alpha0
+        self.timings_["total_s"] = time.perf_counter() - t_start
+        return self
+
+    # ------------------------------------------------------------------ the iteration
+    def _step(self, run: RunState, it: int, y_syn: torch.Tensor, project: _Projection) -> dict[str, float]:
+        """One iteration: loss on Q(S), backward, the optimisers' steps, S projected back."""
+        t_it = time.perf_counter()
+        syn, quantizer, objective = run.syn, run.quantizer, run.objective
+        x_q = quantizer(syn) if quantizer is not None else syn
+        loss, info = objective.loss(it, x_q, y_syn, run.generator)
+        run.opt_syn.zero_grad(set_to_none=True)
+        if run.opt_alpha is not None:
+            run.opt_alpha.zero_grad(set_to_none=True)
+        objective.zero_grad()
+        loss.backward()
+        grad_norm = float(syn.grad.norm()) if syn.grad is not None else 0.0
+        if self.config.clip_grad > 0 and syn.grad is not None:
+            torch.nn.utils.clip_grad_norm_([syn], self.config.clip_grad)
+        run.opt_syn.step()
+        if run.opt_alpha is not None:
+            run.opt_alpha.step()
+            clamp_thresholds(run.opt_alpha)
+        objective.step()
+        project(syn)
+        if quantizer is not None:
+            quantizer.step()
+        return {"iteration": it + 1, "loss": float(loss.detach()), "grad_norm": grad_norm,
+                "seconds": time.perf_counter() - t_it, **info}
+
+    def _validate(self, run: RunState, validator: Validator, y_syn: torch.Tensor, record: dict) -> None:
+        """Score the current Q(S) on the hold-out; keep it when it beats the best so far."""
+        accuracy = validator.score(quantized_view(run.syn, run.quantizer), y_syn, run.iteration)
+        run.validation.append((run.iteration, accuracy))
+        record["val_top1"] = accuracy
+        if accuracy > run.best.accuracy:
+            run.best = Best.of(run.iteration, accuracy, run.syn, run.quantizer)
+
+    def _finish(self, run: RunState) -> None:
+        """The kept set (best on validation when validated, else the last), quantized for the file."""
+        cfg, syn, quantizer, best = self.config, run.syn, run.quantizer, run.best
+        if run.validation and best.accuracy >= 0:
             with torch.no_grad():
-                syn.copy_(best["syn"])
-            if quantizer is not None and best["quantizer"] is not None:
-                quantizer.load_state_dict(best["quantizer"])
-            self.best_iteration_ = best["iteration"]
+                syn.copy_(best.syn)
+            if quantizer is not None and best.quantizer is not None:
+                quantizer.load_state_dict(best.quantizer)
+            self.best_iteration_ = best.iteration
         else:
             self.best_iteration_ = cfg.iterations
         self.raw_ = syn.detach().clone()
-        if cfg.quantizer == "ptq":
-            from beamsim.distill.quant import build_quantizer
-
-            quantizer = build_quantizer("ptq", bits=cfg.bits).to(self._device)
-            quantizer.initialize(self.raw_)
+        if quantizer is None:
+            quantizer = final_quantizer(cfg, self.raw_, device=self._device)  # ptq: quantize the kept set once
         self.quantizer_ = quantizer
         if quantizer is not None:
             quantizer.eval()
@@ -381,69 +281,22 @@ class QuADD:
                 self.synthetic_ = quantizer(self.raw_).detach()
         else:
             self.synthetic_ = self.raw_
-        self.history_ = history
-        self.validation_ = validation
-        self.alpha_initial_ = alpha0
-        self.timings_["total_s"] = time.perf_counter() - t_start
-        return self
+        self.history_ = run.history
+        self.validation_ = run.validation
 
-    # ------------------------------------------------------------------ objectives
-    def _objective_loss(self, it, x_q, y_syn, x, y, num_classes, experts, syn_lr, gen):
-        cfg = self.config
-        if cfg.objective == "none":
-            raise ValueError("objective 'none' has no loss (use --iterations 0 or another objective)")
-        if cfg.objective == "dm":
-            from beamsim.distill.objectives.distribution import distribution_matching_loss, sample_per_class
-            from beamsim.distill.params import embed
+    # ------------------------------------------------------------------ set-up
+    def _begin(self, train: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Device, timings, the data as tensors (all of it, on the CPU) and its key."""
+        self._device = resolve_device(self.device)
+        self.timings_: dict[str, float] = {}
+        x_all, y_all, self.num_classes_ = as_tensors(train)
+        self._key = data_key(x_all, y_all)
+        self.input_shape_ = tuple(x_all.shape[1:])
+        return x_all, y_all
 
-            net = self._fresh_model(self.input_shape_, num_classes, gen)
-            for p in net.parameters():
-                p.requires_grad_(False)
-            real_by_class = sample_per_class(x, y, num_classes, cfg.real_per_class, gen)
-            syn_by_class = [x_q[y_syn == c] for c in range(num_classes)]
-            loss = distribution_matching_loss(lambda t: embed(net, t), real_by_class, syn_by_class,
-                                              augment=self._pair_augment(gen))
-            return loss, {}
-        if cfg.objective == "dc":
-            from beamsim.distill.objectives.distribution import sample_per_class
-            from beamsim.distill.objectives.gradient import gradient_matching_loss
+    def _networks(self) -> Networks:
+        return Networks(self.config.model, self.input_shape_, self.num_classes_, self._device)
 
-            net = self._fresh_model(self.input_shape_, num_classes, gen)
-            total = x_q.new_zeros(())
-            opt_net = torch.optim.SGD(net.parameters(), lr=0.01)
-            for _ in range(cfg.dc_inner_steps):
-                groups = sample_per_class(x, y, num_classes, cfg.real_per_class, gen)
-                real_x = torch.cat(groups)
-                real_y = torch.repeat_interleave(torch.arange(num_classes, device=real_x.device),
-                                                 torch.tensor([len(g) for g in groups], device=real_x.device))
-                total = total + gradient_matching_loss(net, real_x, real_y, x_q, y_syn, num_classes,
-                                                       augment=self._pair_augment(gen))
-                if cfg.dc_inner_steps > 1:
-                    opt_net.zero_grad(set_to_none=True)
-                    F.cross_entropy(net(x_q.detach()), y_syn).backward()
-                    opt_net.step()
-            return total, {}
-        if cfg.objective == "tm":
-            from beamsim.distill.objectives.trajectory import trajectory_matching_loss
-
-            span = max(1, cfg.iterations - 1)
-            upper = cfg.initial_max_start_epoch + (cfg.max_start_epoch - cfg.initial_max_start_epoch) * it / span
-            upper = int(math.floor(upper))
-            e = int(torch.randint(len(experts), (1,), generator=gen))
-            s = int(torch.randint(cfg.min_start_epoch, upper + 1, (1,), generator=gen))
-            trajectory = experts[e]
-            start = trajectory[s].to(self._device)
-            target = trajectory[s + cfg.expert_epochs].to(self._device)
-            dsa = self._dsa()
-            loss, diag = trajectory_matching_loss(self._student, x_q, y_syn, start, target, syn_lr,
-                                                  syn_steps=cfg.syn_steps, batch_size=cfg.batch_syn, generator=gen,
-                                                  augment=(lambda xb: dsa(xb, gen)) if dsa is not None else None)
-            info = {"expert": e, "start_epoch": s}
-            info.update({k: float(v) for k, v in diag.items() if isinstance(v, (int, float, torch.Tensor))})
-            return loss, info
-        raise ValueError(f"unknown objective {cfg.objective!r}")
-
-    # ------------------------------------------------------------------ helpers
     def _dsa(self) -> "DSA | None":
         """DSA for image runs (``config.dsa``), else None (beam maps are never augmented)."""
         if not self.config.dsa:
@@ -452,77 +305,64 @@ class QuADD:
 
         return DSA(strategy=self.config.dsa_strategy)
 
-    def _pair_augment(self, gen: torch.Generator) -> Callable | None:
-        """The siamese augmentation hook of the DM/DC losses, drawing from ``gen``; None without DSA."""
-        dsa = self._dsa()
-        if dsa is None:
-            return None
-        return lambda xr, yr, xs, ys: dsa.siamese(xr, yr, xs, ys, gen)
+    def _holdout(self, x_all: torch.Tensor, y_all: torch.Tensor, gen: torch.Generator,
+                 nets: Networks) -> tuple[torch.Tensor, torch.Tensor, Validator]:
+        """(x, y) to distil from, on the device, and the validator of the held-out rest."""
+        cfg = self.config
+        if cfg.val_fraction > 0 and cfg.objective != NO_OBJECTIVE:
+            tr_idx, val_idx = stratified_holdout(y_all, self.num_classes_, cfg.val_fraction, gen)
+        else:
+            tr_idx, val_idx = torch.arange(len(y_all)), torch.arange(0)
+        dev = self._device
+        validator = Validator(x_all[val_idx].to(dev), y_all[val_idx].to(dev), nets, epochs=cfg.val_epochs,
+                              seed=self.seed, dsa=self._dsa(), device=dev)
+        return x_all[tr_idx].to(dev), y_all[tr_idx].to(dev), validator
 
-    def _validate(self, syn, quantizer, y_syn, num_classes, iteration) -> float:
-        from beamsim.models.training import predict, train_model
+    def _experts(self, x: torch.Tensor, y: torch.Tensor, num: int | None = None) -> list[torch.Tensor]:
+        """The run's expert trajectories (``num`` of them; default ``config.num_experts``), cached."""
+        settings = ExpertSettings.from_config(self.config, num_experts=num)
+        cache = Path(self.cache_dir) if self.cache_dir is not None else default_cache_dir()
+        start = time.perf_counter()
+        trajectories = train_experts(x, y, self.num_classes_, settings, cache_dir=cache, data_key=self._key,
+                                     device=self._device, seed=self.seed)
+        self.timings_["experts_s"] = self.timings_.get("experts_s", 0.0) + time.perf_counter() - start
+        return trajectories
 
-        x_val, y_val = self._val
-        gen = torch.Generator().manual_seed(derive_seed(self.seed, "validate", iteration))
-        with torch.no_grad():
-            if quantizer is not None:
-                was = quantizer.training
-                quantizer.eval()
-                x_train = quantizer(syn).detach()
-                quantizer.train(was)
-            else:
-                x_train = syn.detach().clone()
-        model = self._fresh_model(self.input_shape_, num_classes, gen)
-        train_model(model, x_train, y_syn, epochs=self.config.val_epochs, generator=gen, device=self._device,
-                    augment=self._dsa())
-        logits = predict(model, x_val, device=self._device)
-        return float((logits.argmax(1).to(y_val.device) == y_val).float().mean())
+    def _initial_set(self, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator,
+                     nets: Networks) -> tuple[torch.Tensor, torch.Tensor]:
+        """The initial S and its labels on the device; sets ``labels_``, ``counts_``, ``source_index_``.
 
-    @staticmethod
-    def _alpha(quantizer) -> torch.Tensor | None:
-        if quantizer is None:
-            return None
-        params = [p for p in quantizer.parameters()]
-        return params[0].detach().clone() if params else None
+        A method that needs a feature network (``init_needs``) gets an expert's last epoch.
+        """
+        cfg = self.config
+        model = None
+        if "model" in init_needs(cfg.init):
+            model = load_flat_params(nets.build(), self._experts(x, y, num=1)[0][-1]).eval()
+        t0 = time.perf_counter()
+        x_syn, y_syn, counts, source_index = initialize(
+            x, y, self.num_classes_, cfg.spc, cfg.init, replacement=cfg.replacement, generator=gen, model=model,
+            bits=min(cfg.bits, 8), graphcut_lambda=cfg.graphcut_lambda, device=self._device)
+        self.timings_["init_s"] = time.perf_counter() - t0
+        self.labels_, self.counts_, self.source_index_ = y_syn.to(self._device), counts, source_index
+        return x_syn.to(self._device), self.labels_
 
-    def _alpha_stats(self, quantizer, alpha0) -> dict:
-        alpha = self._alpha(quantizer)
-        if alpha is None or alpha0 is None:
-            return {}
-        return {"alpha_mean": float(alpha.mean()), "alpha_min": float(alpha.min()), "alpha_max": float(alpha.max()),
-                "alpha_moved": float((alpha - alpha0).abs().mean())}
+    def _projection(self, syn: nn.Parameter, quantizer: Quantizer | None,
+                    constant: tuple[torch.Tensor, torch.Tensor] | None, bounds: tuple[float, float]) -> _Projection:
+        """Where S may go; moves S (and the constants) behind a latent-input quantizer's bound (FSQ)."""
+        mask, fill = constant if constant is not None else (None, None)
+        latent = quantizer is not None and quantizer.latent_input
+        if latent:
+            with torch.no_grad():
+                syn.copy_(quantizer.to_latent(syn))
+            if mask is not None:
+                fill = quantizer.to_latent(fill)
+        return _Projection(mask, fill, bounds if self.config.clamp and not latent else None)
 
-    def _fingerprint(self) -> str:
-        from beamsim.distill.quant import quantizer_class
-
-        cfg = self.config.replace()
-        text = cfg.replace(iterations=1, checkpoint_every=1).to_toml() + f"seed={self.seed};data={self._key}"
-        if cfg.quantized_in_loop and quantizer_class(cfg.quantizer).version != 1:
-            text += f";quantizer_version={quantizer_class(cfg.quantizer).version}"
-        return hashlib.sha256(text.encode()).hexdigest()
-
-    def _checkpoint(self, iteration, fingerprint, syn, syn_lr, opt_syn, quantizer, opt_alpha, opt_lr, gen, history,
-                    validation, best) -> None:
-        keys = sorted({k for row in history for k in row})
-        table = torch.tensor([[float(row.get(k, math.nan)) for k in keys] for row in history], dtype=torch.float64)
-        state = {
-            "fingerprint": fingerprint, "iteration": iteration, "syn": syn.detach(), "syn_lr": syn_lr.detach(),
-            "opt_syn": opt_syn.state_dict(), "generator": gen.get_state(),
-            "history_keys": keys, "history": table,
-            "validation": torch.tensor(validation, dtype=torch.float64).reshape(-1, 2),
-            "best_iteration": best["iteration"], "best_accuracy": best["accuracy"], "best_syn": best["syn"],
-        }
-        if quantizer is not None:
-            state["quantizer"] = quantizer.state_dict()
-            state["best_quantizer"] = best["quantizer"]
-            if hasattr(quantizer, "generator") and isinstance(quantizer.generator, torch.Generator):
-                state["quantizer_generator"] = quantizer.generator.get_state()
-        if opt_alpha is not None:
-            state["opt_alpha"] = opt_alpha.state_dict()
-        if opt_lr is not None:
-            state["opt_lr"] = opt_lr.state_dict()
-        with atomic_path(self.checkpoint_path, suffix=".pt.tmp") as tmp:
-            torch.save(state, tmp)
+    def _objective(self, x: torch.Tensor, y: torch.Tensor, nets: Networks) -> Objective | None:
+        """The registered objective on ``(x, y)`` (trajectory matching trains its experts here)."""
+        context = ObjectiveContext(x, y, self.num_classes_, nets, experts=lambda: self._experts(x, y),
+                                   dsa=self._dsa(), device=self._device)
+        return build_objective(self.config.objective, self.config, context)
 
     # ------------------------------------------------------------------ output
     def save(self, path: str | Path, *, source_sha256: str = "", source_path: str = "", source_samples: int | None = None,

@@ -22,7 +22,7 @@ from beamsim.distill.init.graphcut import (DEFAULT_GRAPHCUT_LAMBDA, _check_lambd
 from beamsim.distill.init.noise import gaussian_per_class
 from beamsim.distill.quant import MAX_BITS
 
-__all__ = ["InitMethod", "InitRequest", "initialize", "init_methods", "register_init"]
+__all__ = ["InitMethod", "InitRequest", "initialize", "init_methods", "init_needs", "register_init"]
 
 InitMethod = Literal["real", "noise", "herding", "kcenter", "quant-graphcut"]
 Requirement = Literal["model", "bits"]
@@ -92,6 +92,21 @@ def init_methods() -> list[str]:
     return sorted(_METHODS)
 
 
+def init_needs(method: str) -> tuple[Requirement, ...]:
+    """What ``method`` cannot run without (``"model"``: a network trained on the real data;
+    ``"bits"``: the bit width of its quantizer), as declared by :func:`register_init`.
+
+    >>> init_needs("real"), init_needs("quant-graphcut")
+    ((), ('model', 'bits'))
+
+    Raises:
+        ValueError: unknown method (the message lists the known ones).
+    """
+    if method not in _METHODS:
+        raise ValueError(f"unknown initialisation method {method!r}: known methods are {', '.join(init_methods())}")
+    return _METHODS[method].needs
+
+
 def _rows_of(req: InitRequest, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     x_syn = req.x[index.to(req.x.device)].detach().clone().to(req.device)
     return x_syn, req.y[index].to(req.device), index.to(req.device)
@@ -149,8 +164,7 @@ def _quant_graphcut(req: InitRequest):
 
 
 def _validate(x, y, num_classes, spc, method, model, bits) -> None:
-    if method not in _METHODS:
-        raise ValueError(f"unknown initialisation method {method!r}: known methods are {', '.join(init_methods())}")
+    needs = init_needs(method)
     if not torch.is_tensor(x) or not x.is_floating_point() or x.ndim < 2 or x.shape[0] == 0:
         raise ValueError(f"x must be a float tensor [N, C, ...] with N >= 1 samples, got "
                          f"{getattr(x, 'dtype', type(x).__name__)} of shape {list(getattr(x, 'shape', []))}")
@@ -164,7 +178,6 @@ def _validate(x, y, num_classes, spc, method, model, bits) -> None:
         raise ValueError(f"labels must lie in 0..{num_classes - 1}, found {int(y.min())}..{int(y.max())}")
     if isinstance(spc, bool) or not isinstance(spc, int) or spc < 1:
         raise ValueError(f"spc (samples per class) must be an integer >= 1, not {spc!r}")
-    needs = _METHODS[method].needs
     if "model" in needs and model is None:
         raise ValueError(f"initialisation {method!r} needs model= (a network trained on the real data, e.g. an expert)")
     if "model" in needs and not isinstance(model, nn.Module):

@@ -198,3 +198,12 @@ def test_never_imports_sionna():
             "print(bad)\nsys.exit(1 if bad else 0)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_needs_are_declared_by_the_methods():
+    from beamsim.distill.init import init_needs
+
+    assert {m: init_needs(m) for m in init_methods()} == {
+        "herding": ("model",), "kcenter": ("model",), "noise": (), "quant-graphcut": ("model", "bits"), "real": ()}
+    with pytest.raises(ValueError, match="known methods are herding, kcenter"):
+        init_needs("random")
