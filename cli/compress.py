@@ -59,18 +59,19 @@ def compress_cmd(
     spending the saved bytes on more samples."""
     from beamsim.config import resolve_device
     from beamsim.distill.compress import CompressConfig, compress_file
+    from beamsim.distill.container import describe
+    from beamsim.experiments.extra_rows import extra_rows
 
     cfg = CompressConfig(bits=bits, patch=patch, groups=parse_groups(groups), budget_bytes=budget_bytes,
                          refine=refine, entropy=entropy)
     if out is None:  # named after the bits, chosen for the maps' size when not given
-        from beamsim.distill.container import describe
-
         shape = describe(file)["input_shape"]
         out = default_output(file, cfg.resolve(int(shape[-2]), int(shape[-1])).bits, entropy)
     dev = resolve_device(device)
+    say = None if json_output else stderr.print
     start = time.perf_counter()
-    comp, described = compress_file(file, out, cfg, extra=extra, source=source, seed=seed, device=dev,
-                                    progress=None if json_output else stderr.print)
+    rows = extra_rows(file, source, warn=say) if extra else None
+    comp, described = compress_file(file, out, cfg, extra_rows=rows, seed=seed, device=dev, progress=say)
     wall = time.perf_counter() - start
     sizes = comp.sizes_
     d = int(comp.quantized_.layout.elements)

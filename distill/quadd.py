@@ -375,13 +375,14 @@ class QuADD:
         Returns:
             :func:`beamsim.distill.container.describe` of the written file.
         """
-        from beamsim.distill.container import save
+        from beamsim.distill.container import Provenance, save
 
         if not hasattr(self, "synthetic_"):
             raise RuntimeError("call fit() before save()")
         settings = {"config": self.config.as_dict(), "best_iteration": self.best_iteration_, **(extra or {})}
+        provenance = Provenance(source_sha256=source_sha256, source_path=source_path, source_samples=source_samples,
+                                encoding=encoding or "", objective=self.config.objective, spc=self.config.spc,
+                                seed=self.seed)
         x = self.raw_ if self.quantizer_ is not None else self.synthetic_
         return save(path, x.cpu(), self.labels_.cpu(), self.quantizer_, num_classes=self.num_classes_,
-                    source_sha256=source_sha256, source_samples=source_samples, objective=self.config.objective,
-                    spc=self.config.spc, seed=self.seed, settings=settings, source_path=source_path,
-                    encoding=encoding or "", class_names=class_names)
+                    class_names=class_names, provenance=provenance, settings=settings)

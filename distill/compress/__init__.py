@@ -11,7 +11,7 @@ The second paper's pipeline, one module per step:
 - :mod:`.quantized`: the quantized set and its byte breakdown;
 - :mod:`.budget`: the most samples and groups that fit a byte budget;
 - :mod:`.compressor`: all of it as an estimator, :class:`PatchCompressor`;
-- :mod:`.file`: the set in the distilled-file family (``codec`` attribute).
+- :mod:`.file`: the patch codec, the set in the distilled-file family (``codec`` attribute).
 
 >>> from beamsim.distill.compress import CompressConfig
 >>> CompressConfig(bits=2, patch=2).patch
@@ -26,10 +26,10 @@ from beamsim.distill.compress.gaq import gaq, group_patches
 from beamsim.distill.compress.coder import coded_size_bound, decode, encode, model_code_bits
 from beamsim.distill.compress.config import CompressConfig
 from beamsim.distill.compress.refine import feature_model, refine
-from beamsim.distill.compress.budget import (BudgetChoice, build_pool, extra_rows_from_source, search_budget,
-                                        search_groups, search_samples, select_per_class)
+from beamsim.distill.compress.budget import (BudgetChoice, build_pool, search_budget, search_groups, search_samples,
+                                             select_per_class)
+from beamsim.distill.compress.file import PatchCodec, read_quantized
 from beamsim.distill.compress.compressor import PatchCompressor, compress_file
-from beamsim.distill.compress.file import describe_compressed, read_compressed, read_quantized, save_compressed
 
 __all__ = [
     "PatchLayout", "default_bits", "default_patch", "patch_size",
@@ -39,6 +39,5 @@ __all__ = [
     "encode", "decode", "model_code_bits", "coded_size_bound",
     "CompressConfig", "refine", "feature_model",
     "BudgetChoice", "build_pool", "select_per_class", "search_samples", "search_groups", "search_budget",
-    "extra_rows_from_source",
-    "PatchCompressor", "compress_file", "save_compressed", "read_compressed", "read_quantized", "describe_compressed",
+    "PatchCodec", "read_quantized", "PatchCompressor", "compress_file",
 ]

@@ -7,12 +7,11 @@ rows per class, so the search draws from a **pool**: per class, the distilled ro
 (in file order), then real training samples of that class. This module takes the pool as a
 tensor, so the search is a pure function of it (and of a seeded generator for k-means).
 
-Extra real rows (:func:`extra_rows_from_source`): a distilled file records the data set it
-was made from (``source_path``) and its input encoding (``encoding``); for beam data the
-rows are ``BeamDataset(source_path, "train", encoding=encoding).inputs`` (the stored masks)
-with their labels. :func:`build_pool` puts them after the distilled rows of their class in a
-seeded random order and drops real rows that equal a distilled row (a coreset stores real
-rows as they are). Image data sets are not read here: pass their rows to :func:`build_pool`.
+Extra real rows come from the caller as arrays (this package reads no data set): for beam
+data, :func:`beamsim.experiments.extra_rows.extra_rows` loads the training split a distilled
+file records; an image set passes its training arrays. :func:`build_pool` puts them after
+the distilled rows of their class in a seeded random order and drops real rows that equal a
+distilled row (a coreset stores real rows as they are).
 
 The search (:func:`search_budget`):
 
@@ -46,7 +45,7 @@ from beamsim.distill.compress.patches import PatchLayout
 from beamsim.distill.compress.quantized import ByteSizes, QuantizedSet
 
 __all__ = ["BudgetChoice", "build_pool", "select_per_class", "class_sizes", "quantize_set", "search_samples", "search_groups",
-           "search_budget", "extra_rows_from_source", "fork"]
+           "search_budget", "fork"]
 
 
 @dataclass(frozen=True)
@@ -306,26 +305,3 @@ def search_budget(pool_x: torch.Tensor, pool_y: torch.Tensor, budget_bytes: int,
     q, sizes = quantize_set(x, config, groups, generator, num_classes)
     return BudgetChoice(samples_per_class=k, groups=groups, num_groups=q.num_groups, codec=q.codec, sizes=sizes,
                         budget_bytes=int(budget_bytes), evaluations=evaluations + 1, index=index, quantized=q)
-
-
-def extra_rows_from_source(source_path: str, encoding: str = "",
-                           channels: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Real training rows of the beam data set a distilled file was made from.
-
-    Args:
-        source_path: a ``beamsim generate`` data-set file.
-        encoding: ``relative`` or ``attenuation`` (the distilled file's; ``relative`` when empty).
-        channels: channels of the distilled inputs (2 = with the mask channel); None keeps
-            the data set's default.
-
-    Returns:
-        (x [M, C, 8, 8] float32 inputs under the stored masks, y [M] int64).
-
-    Raises:
-        DataFileError: missing file or not a beam data set.
-    """
-    from beamsim.dataset import BeamDataset
-
-    mask_channel = None if channels is None else channels == 2
-    data = BeamDataset(source_path, "train", encoding=encoding or "relative", mask_channel=mask_channel)
-    return data.inputs.float(), data.labels.long()

@@ -14,9 +14,11 @@ and range-code the codes (:mod:`.coder`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,9 +26,13 @@ from beamsim.config import make_generator
 from beamsim.distill.compress import coder
 from beamsim.distill.compress.budget import build_pool, search_budget
 from beamsim.distill.compress.config import CompressConfig
+from beamsim.distill.compress.file import PatchCodec
 from beamsim.distill.compress.patches import PatchLayout
 from beamsim.distill.compress.quantized import ByteSizes, QuantizedSet
 from beamsim.distill.compress.refine import feature_model, refine
+from beamsim.distill.files import read, settings_of
+from beamsim.distill.provenance import Provenance
+from beamsim.fileio import check_writable
 
 __all__ = ["PatchCompressor", "compress_file"]
 
@@ -135,100 +141,95 @@ class PatchCompressor:
         for the saved file."""
         return self.quantized_.decode(), self.labels_.clone()
 
-    def save(self, path: str | Path, **metadata) -> dict:
-        """Write the compressed set (see :func:`.file.save_compressed` for ``metadata``).
+    def save(self, path: str | Path, *, provenance: Provenance | None = None,
+             class_names: Sequence[str] | None = None, settings: Mapping[str, Any] | None = None) -> dict:
+        """Write the compressed set with the patch codec (:class:`~.file.PatchCodec`).
+
+        Args:
+            path: output file (``.h5``).
+            provenance: where the input set came from; its ``spc`` is replaced by the samples
+                per class kept (``samples_per_class_``).
+            class_names: ``C`` names (optional).
+            settings: further settings (stored as TOML text).
 
         Returns:
-            :func:`beamsim.distill.container.describe` of the written file.
+            ``describe`` of the written file.
         """
-        from beamsim.distill.compress.file import save_compressed
+        provenance = (provenance or Provenance()).replace(spc=self.samples_per_class_)
+        return PatchCodec().write(path, self.quantized_, self.counts_, stream=self.stream_, config=self.config_,
+                                  budget_bytes=self.budget_bytes_, class_names=class_names, provenance=provenance,
+                                  settings=settings)
 
-        return save_compressed(path, self.quantized_, self.counts_, stream=self.stream_, config=self.config_,
-                               budget_bytes=self.budget_bytes_, samples_per_class=self.samples_per_class_,
-                               **metadata)
 
-
-def _carried_settings(attrs: dict) -> dict:
+def _carried_settings(attrs: dict, where: str) -> dict:
     """The input's image data-set record and distill config, so ``evaluate`` finds its test set."""
-    import tomllib
-
-    try:
-        settings = tomllib.loads(str(attrs.get("settings") or ""))
-    except tomllib.TOMLDecodeError:
-        return {}
+    settings = settings_of(attrs, where)
     return {key: settings[key] for key in ("dataset", "config") if isinstance(settings.get(key), dict)}
 
 
-def _extra_rows(attrs: dict, source: str | Path | None, channels: int,
-                warn: Callable[[str], None]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Real rows for the budget's extra samples: from ``source`` or the file's ``source_path``."""
-    from beamsim.distill.container import format_of
-    from beamsim.distill.compress.budget import extra_rows_from_source
-    from beamsim.errors import DataFileError
-
-    if source is None:
-        recorded = str(attrs.get("source_path") or "")
-        if not recorded:
-            warn("no source data set recorded in the file: only its own rows can be kept")
-            return None, None
-        if not Path(recorded).is_file():
-            warn(f"source data set {recorded} not found: only the file's own rows can be kept (give --source)")
-            return None, None
-        source = recorded
-    fmt = format_of(source)
-    if fmt != "beamsim.dataset":
-        raise DataFileError(f"{source}: extra samples come from a beam data set (format 'beamsim.dataset'), "
-                            f"found {fmt!r}; use --no-extra")
-    return extra_rows_from_source(str(source), str(attrs.get("encoding") or ""), channels=channels)
-
-
 def compress_file(path: str | Path, out: str | Path, config: CompressConfig | None = None, *,
-                  extra: bool = True, source: str | Path | None = None, seed: int = 0,
-                  device: str | torch.device | None = None,
+                  extra_rows: tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray] | None = None,
+                  seed: int = 0, device: str | torch.device | None = None,
                   progress: Callable[[str], None] | None = None) -> tuple[PatchCompressor, dict]:
     """Compress a distilled file into ``out`` (what ``beamsim compress`` does).
 
     Args:
-        path: a distilled file (float32 or packed codes).
+        path: a distilled file (any codec: float32, packed codes, patch-quantized).
         out: the compressed file (written atomically; not ``path``).
         config: compressor settings (defaults of :class:`CompressConfig` when None).
-        extra: let the budget add real rows of the source data set (``source``, else the
-            file's recorded ``source_path``; without one only the file's rows are kept).
+        extra_rows: ``(x [M, *shape] float32, y [M] int64)`` real rows of the data set the
+            file was distilled from (tensors or arrays), which the budget may add when it
+            holds more than the file's rows (None: only the file's rows). The caller loads
+            them: for beam data :func:`beamsim.experiments.extra_rows.extra_rows` reads the
+            file's recorded source; image sets pass their training arrays.
         seed: seed of the compressor's generator: same seed, same output bytes.
         device: where the refinement runs.
-        progress: called with one line before the work starts, and one when extra rows were
-            asked for but cannot be had.
+        progress: called with one line before the work starts.
 
     Returns:
         (the fitted :class:`PatchCompressor`, ``describe`` of the written file).
 
     Raises:
-        ValueError: ``out`` is ``path``, or what :meth:`PatchCompressor.fit` raises.
-        DataFileError: a bad input or source file.
+        ValueError: ``out`` is ``path``, extra rows of another shape, or what
+            :meth:`PatchCompressor.fit` raises.
+        DataFileError: a bad input file.
     """
-    from beamsim.distill.container import read
-    from beamsim.fileio import check_writable
-
     path, out = Path(path), Path(out)
     if out.resolve() == path.resolve():
         raise ValueError(f"--out {out} is the input file; write the compressed set elsewhere")
     data = read(path)
     check_writable(out)  # before the work, not after it
     x, y, attrs = data.x.float(), data.y, data.attrs
-    say = progress or (lambda line: None)
     extra_x = extra_y = None
-    if extra:
-        extra_x, extra_y = _extra_rows(attrs, source, int(x.shape[1]) if x.ndim == 4 else 0, say)
+    if extra_rows is not None:
+        extra_x, extra_y = _as_rows(extra_rows, tuple(x.shape[1:]), path)
+    say = progress or (lambda line: None)
     say(f"compressing {x.shape[0]} samples at {(config or CompressConfig()).resolve(*x.shape[-2:]).bits} bits "
         f"({0 if extra_x is None else len(extra_x)} real rows in reserve) ...")
     comp = PatchCompressor(config, device=device, generator=make_generator(seed)).fit(
         x, y, num_classes=int(attrs.get("num_classes", 0)) or None, extra_x=extra_x, extra_y=extra_y)
-    source_samples = attrs.get("source_samples", -1)
-    described = comp.save(out, class_names=attrs.get("class_names"), source_sha256=attrs.get("source_sha256", ""),
-                          source_path=attrs.get("source_path", ""), encoding=attrs.get("encoding", ""),
-                          source_samples=None if source_samples in (None, -1) else int(source_samples),
-                          objective=attrs.get("objective", ""), seed=seed,
+    described = comp.save(out, provenance=Provenance.from_attrs(attrs).replace(seed=seed),
+                          class_names=attrs.get("class_names"),
                           settings={"input": str(path), "input_samples": int(x.shape[0]),
                                     "input_codec": attrs.get("codec") or attrs.get("quantizer", ""),
-                                    "input_bits": int(attrs.get("bits", 0)), **_carried_settings(attrs)})
+                                    "input_bits": int(attrs.get("bits", 0)), **_carried_settings(attrs, str(path))})
     return comp, described
+
+
+def _as_rows(rows: tuple, shape: tuple[int, ...], path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` extra rows as (float32 [M, *shape], int64 [M]) tensors.
+
+    Raises:
+        ValueError: not a pair, or shapes that do not fit the file's samples.
+    """
+    if not isinstance(rows, (tuple, list)) or len(rows) != 2:
+        raise ValueError(f"extra_rows must be a pair (x [M, {', '.join(map(str, shape))}], y [M]), "
+                         f"not {type(rows).__name__}")
+    x, y = (torch.as_tensor(v) for v in rows)
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape or y.shape != (x.shape[0],):
+        raise ValueError(f"{path}: its samples are [{', '.join(map(str, shape))}], but the extra rows are "
+                         f"{list(x.shape)} with labels {list(y.shape)}; give x [M, {', '.join(map(str, shape))}] "
+                         "and y [M] of the data set the file was distilled from")
+    if y.numel() and (y.is_floating_point() or int(y.min()) < 0):
+        raise ValueError("extra-row labels must be non-negative integer class indices")
+    return x.float(), y.long()

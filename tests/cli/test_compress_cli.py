@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 import beamsim.cli.main  # noqa: F401  (registers every command)
 from beamsim.cli.main import app
 from beamsim.distill import container
+from beamsim.distill.provenance import Provenance
 from tests.cli.test_generate_cli import assert_one_line_error
 
 runner = CliRunner()
@@ -26,7 +27,7 @@ def tiny_distilled(tmp_path):
     observed = ((idx.view(-1, 1) + idx.view(1, -1)) % 2 == 0).view(1, 8, 8)
     x = torch.where(observed, torch.rand(8, 1, 8, 8, generator=g), torch.ones(()))
     path = tmp_path / "tiny.h5"
-    container.save(path, x, torch.arange(4).repeat_interleave(2), None, source_samples=100, spc=2)
+    container.save(path, x, torch.arange(4).repeat_interleave(2), None, provenance=Provenance(source_samples=100, spc=2))
     return path
 
 
@@ -91,13 +92,37 @@ def test_budget_is_filled_from_the_source_data_set(tmp_path, tiny_source):
     keep = torch.cat([(train.labels == c).nonzero()[:1, 0] for c in range(64) if (train.labels == c).any()])
     distilled = tmp_path / "d.h5"
     container.save(distilled, train.inputs[keep], train.labels[keep], None, num_classes=64,
-                   source_path=str(tiny_source), encoding="attenuation", source_samples=len(train))
+                   provenance=Provenance(source_path=str(tiny_source), encoding="attenuation",
+                                         source_samples=len(train)))
     out = tmp_path / "c.h5"
     r = run("compress", distilled, "--no-refine", "--out", out, "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert doc["extra_rows"] > 0 and doc["samples"] > len(keep) and doc["bytes"]["payload"] <= doc["budget_bytes"]
     assert container.describe(out)["num_samples"] == doc["samples"]
+
+
+def test_a_missing_source_warns_and_keeps_the_files_rows(tmp_path, tiny_source):
+    from beamsim.dataset import BeamDataset
+
+    train = BeamDataset(tiny_source, "train", encoding="attenuation")
+    distilled = tmp_path / "d.h5"
+    container.save(distilled, train.inputs[:8], torch.arange(8) % 4, None, num_classes=64,
+                   provenance=Provenance(source_path=str(tmp_path / "gone.h5"), encoding="attenuation"))
+    r = run("compress", distilled, "--no-refine", "--out", tmp_path / "c.h5")
+    assert r.exit_code == 0, r.output
+    assert "gone.h5 not found: only the file's own rows can be kept (give --source)" in " ".join(r.stderr.split())
+    r = run("compress", distilled, "--no-refine", "--source", tiny_source, "--out", tmp_path / "e.h5", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["extra_rows"] > 0
+
+
+def test_a_source_that_is_not_a_beam_data_set_is_refused(tmp_path, tiny_distilled):
+    r = run("compress", tiny_distilled, "--source", tiny_distilled, "--out", tmp_path / "c.h5")
+    assert_one_line_error(r, "extra samples come from a beam data set (format 'beamsim.dataset'), found "
+                             "'beamsim.distilled'; use --no-extra")
+    r = run("compress", tiny_distilled, "--out", tmp_path / "c.h5", "--no-refine")
+    assert r.exit_code == 0 and "no source data set recorded in the file" in " ".join(r.stderr.split())
 
 
 @pytest.mark.parametrize("args,fragment", [

@@ -7,6 +7,7 @@ import torch
 
 from beamsim.distill import build_quantizer, describe, load, save
 from beamsim.distill.container import FORMAT, format_of, read
+from beamsim.distill.provenance import Provenance
 from beamsim.errors import DataFileError
 
 
@@ -51,7 +52,7 @@ def test_cuda_forward_matches_cpu_decoded_file(tmp_path, beam_set, name):
 
 def test_float32_variant(tmp_path, beam_set):
     x, y = beam_set
-    info = save(tmp_path / "f.h5", x, y, None, source_samples=24576)
+    info = save(tmp_path / "f.h5", x, y, None, provenance=Provenance(source_samples=24576))
     x2, y2 = load(tmp_path / "f.h5")
     assert torch.equal(x2, x) and torch.equal(y2, y)
     assert info["quantizer"] == "none" and info["bits"] == 32
@@ -67,7 +68,7 @@ def test_file_size_bound_for_64_class_6_bit_beam_set(tmp_path, generator, beam_s
     assert info["file_bytes"] <= info["payload_bits"] / 8 + 16 * 1024
     # fixed checkerboard mask: the 32 unobserved beams are stored once
     x, y = beam_set
-    info = save(tmp_path / "beam.h5", x, y, build_quantizer("apot", bits=6), source_samples=24576)
+    info = save(tmp_path / "beam.h5", x, y, build_quantizer("apot", bits=6), provenance=Provenance(source_samples=24576))
     assert info["constant_elements"] == 32
     assert info["payload_bits_stored"] == 3200 * 32 * 6
     assert info["file_bytes"] <= info["payload_bits_stored"] / 8 + 16 * 1024
@@ -76,8 +77,8 @@ def test_file_size_bound_for_64_class_6_bit_beam_set(tmp_path, generator, beam_s
 def test_describe_reports_counts_bits_and_ratios(tmp_path, beam_set):
     x, y = beam_set
     q = build_quantizer("apot", bits=6)
-    info = save(tmp_path / "d.h5", x, y, q, source_samples=24576, source_sha256="ab" * 32, objective="dm",
-                spc=50, seed=3, settings={"lr_img": 10.0, "expert": {"epochs": 2}})
+    info = save(tmp_path / "d.h5", x, y, q, provenance=Provenance(source_samples=24576, source_sha256="ab" * 32,
+                                                                  objective="dm", spc=50, seed=3), settings={"lr_img": 10.0, "expert": {"epochs": 2}})
     assert info == describe(tmp_path / "d.h5")
     assert info["format"] == FORMAT and info["samples_per_class"] == [50] * 64
     assert info["bits"] == 6 and info["levels"] == "apot-6u" and info["input_shape"] == [1, 8, 8]
@@ -107,8 +108,8 @@ def test_rows_grouped_by_class_and_empty_classes(tmp_path, generator):
 def test_same_input_same_bytes(tmp_path, beam_set):
     x, y = beam_set
     q = build_quantizer("apot", bits=3).initialize(x)
-    save(tmp_path / "a.h5", x, y, q, seed=1)
-    save(tmp_path / "b.h5", x, y, q, seed=1)
+    save(tmp_path / "a.h5", x, y, q, provenance=Provenance(seed=1))
+    save(tmp_path / "b.h5", x, y, q, provenance=Provenance(seed=1))
     assert (tmp_path / "a.h5").read_bytes() == (tmp_path / "b.h5").read_bytes()
 
 

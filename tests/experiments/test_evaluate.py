@@ -243,13 +243,14 @@ def test_distilled_file_with_a_missing_source(tmp_path, fake_load):
 def test_real_distilled_file_round_trip(beam_file, tmp_path):
     """A float32 set written by beamsim.distill.save is trained on and tested on its source."""
     from beamsim.distill import save
+    from beamsim.distill.provenance import Provenance
 
     train = BeamDataset(beam_file, "train", encoding="attenuation")
     x, y = train.inputs[:64], train.labels[:64]
     order = torch.argsort(y, stable=True)
     path = tmp_path / "distilled.h5"
-    save(path, x[order], y[order], None, num_classes=64, source_sha256=train.checksum,
-         source_path=str(beam_file), encoding="attenuation")
+    save(path, x[order], y[order], None, num_classes=64,
+         provenance=Provenance(source_sha256=train.checksum, source_path=str(beam_file), encoding="attenuation"))
     result = evaluate(path, runs=1, epochs=1)
     assert (result.train_kind, result.train_samples, result.test) == ("distilled", 64, str(beam_file))
     assert result.encoding == "attenuation" and result.num_classes == 64
@@ -295,12 +296,13 @@ def test_beam_maps_are_never_augmented(beam_file):
 def test_distilled_image_file_refits_and_checks_its_transform(tmp_path):
     from beamsim.distill import save
     from beamsim.distill.data import ImageSpec, load_image_data
+    from beamsim.distill.provenance import Provenance
 
     data = load_image_data(ImageSpec("digits", zca=True), device="cpu")
     x, y = data.train.inputs[:30], data.train.labels[:30]
     order = torch.argsort(y, stable=True)
     good = tmp_path / "good.h5"
-    save(good, x[order], y[order], None, num_classes=10, source_sha256=data.checksum,
+    save(good, x[order], y[order], None, num_classes=10, provenance=Provenance(source_sha256=data.checksum),
          settings={"dataset": data.settings(), "config": {"model": "beamcnn"}})
     result = evaluate(good, runs=1, epochs=1)
     assert (result.model, result.test_samples, result.train_kind) == ("beamcnn", 359, "distilled")

@@ -438,7 +438,7 @@ class PtqSource(TrainingSource):
         return f"{self.base.slug(ctx)}-ptq{self.bits}"
 
     def make(self, ctx: StudyContext) -> Made:
-        from beamsim.distill.container import read, save
+        from beamsim.distill.container import Provenance, read, save
         from beamsim.distill.quant import build_quantizer
 
         same = self.equivalent()
@@ -458,9 +458,10 @@ class PtqSource(TrainingSource):
         extra = tomllib.loads(str(attrs.get("settings") or ""))
         extra["config"] = cfg.as_dict()
         save(out, data.x, data.y, quantizer, num_classes=int(attrs["num_classes"]),
-             source_sha256=ctx.data_sha256, source_samples=len(ctx.train), objective=cfg.objective, spc=cfg.spc,
-             seed=ctx.settings.seed, settings=extra, source_path=str(ctx.settings.data),
-             encoding=ctx.settings.encoding)
+             provenance=Provenance(source_sha256=ctx.data_sha256, source_path=str(ctx.settings.data),
+                                   source_samples=len(ctx.train), encoding=ctx.settings.encoding,
+                                   objective=cfg.objective, spc=cfg.spc, seed=ctx.settings.seed),
+             settings=extra)
         seconds = dict(base.seconds)
         seconds["ptq_s"] = time.perf_counter() - start
         return Made(train=out, info=_distilled_info(ctx, out), command=command, seconds=seconds)
@@ -522,6 +523,7 @@ class PatchPtqSource(TrainingSource):
 
     def make(self, ctx: StudyContext) -> Made:
         from beamsim.distill.compress import compress_file
+        from beamsim.experiments.extra_rows import extra_rows
 
         base = self.base.make(ctx)
         budget = self.budget_bytes(base.train)
@@ -536,8 +538,9 @@ class PatchPtqSource(TrainingSource):
         if out.exists():
             return Made(train=out, info=self._info(ctx, out), command=command, reused=True)
         start = time.perf_counter()
-        compress_file(base.train, out, self.config(budget), extra=self.extra,
-                      source=ctx.settings.data if self.extra else None, seed=ctx.settings.seed, device=ctx.device)
+        compress_file(base.train, out, self.config(budget),
+                      extra_rows=extra_rows(base.train, ctx.settings.data) if self.extra else None,
+                      seed=ctx.settings.seed, device=ctx.device)
         seconds = dict(base.seconds)
         seconds["compress_s"] = time.perf_counter() - start
         return Made(train=out, info=self._info(ctx, out), command=command, seconds=seconds)
