@@ -248,6 +248,22 @@ def test_a_crash_after_distilling_resumes_with_the_evaluation(tiny_dataset, tmp_
     assert fits == [] and result.computed == 1 and result.points[0]["reused_file"] is True
 
 
+def test_a_checkpoint_of_other_settings_is_deleted_and_the_point_distilled_afresh(tiny_dataset, tmp_path):
+    settings = tiny_settings(tiny_dataset, tmp_path / "restart")
+    ctx = StudyContext(settings)
+    source = DistillSource(spc=1, bits=2, quantizer="apot")
+    out, _ = source.paths(ctx)
+    checkpoint = out.with_name(out.name + ".ckpt.pt")
+    other = settings.distill_config(spc=1, bits=3, quantizer="apot")
+    QuADD(other, device="cpu", seed=settings.seed, cache_dir=settings.cache_dir, checkpoint_path=checkpoint).fit(ctx.train)
+    assert checkpoint.exists()
+    lines: list[str] = []
+    result = rate_distortion_study(settings, spc="1", bits="2", progress=lines.append)
+    assert result.computed == 1 and out.exists() and not checkpoint.exists()
+    assert any(line.startswith(f"  deleted {checkpoint}: written with other settings") for line in lines), lines
+    assert replay_distill(result.points[0]["command"], str(tmp_path / "fresh.h5")) == out.read_bytes()
+
+
 # --------------------------------------------------------------------------- imbalance
 def test_imbalance_plots_top1_and_macro_f1_for_both_variants(tiny_dataset, tmp_path):
     out = tmp_path / "imb"
