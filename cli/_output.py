@@ -3,41 +3,24 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-__all__ = ["stdout", "stderr", "print_json", "print_table", "progress_bar", "to_jsonable"]
+from beamsim.records import to_jsonable
+
+__all__ = ["stdout", "stderr", "print_json", "print_table", "progress_bar"]
 
 stdout = Console(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False)
 
 
-def to_jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays, paths and tuples into plain JSON types (NaN -> null)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return to_jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
-
-
 def print_json(document: dict) -> None:
-    """Print one JSON document on stdout."""
+    """Print one JSON document on stdout (values through :func:`beamsim.records.to_jsonable`)."""
     print(json.dumps(to_jsonable(document), indent=2, sort_keys=False))
 
 

@@ -1,8 +1,14 @@
-"""``beamsim distill``: QuADD on a beam data set (``--data``) or an image set (``--dataset``)."""
+"""``beamsim distill``: QuADD on a beam data set (``--data``) or an image set (``--dataset``).
+
+The command resolves the options into a :class:`~beamsim.distill.DistillConfig`, loads the
+data and hands both to :func:`beamsim.distill.distill_file`, the one library call that
+distils a file (the studies call it too).
+"""
 
 from __future__ import annotations
 
-import time
+import math
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,34 +17,13 @@ import typer
 from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
 from beamsim.cli._output import print_json, print_table, stderr
 
-__all__ = ["distill_cmd", "write_history", "default_output", "default_image_output", "DATASET_CHOICES"]
+__all__ = ["distill_cmd", "DATASET_CHOICES"]
 
 #: This file's commands (joined on the root app in :mod:`beamsim.cli.main`).
 app = typer.Typer()
 
 #: ``--dataset`` values: ``beam`` (a file written by ``beamsim generate``) or an image set.
 DATASET_CHOICES = ("beam", "digits", "cifar10", "cifar100", "imagefolder")
-
-
-def default_output(data: Path, cfg) -> Path:
-    """``<data folder>/distilled/<data stem>-<objective>-<quantizer><bits>-spc<spc>-<init>.h5``."""
-    quant = "f32" if cfg.quantizer == "none" else f"{cfg.quantizer}{cfg.bits}"
-    repl = "-repl" if cfg.replacement else ""
-    return data.parent / "distilled" / f"{data.stem}-{cfg.objective}-{quant}-spc{cfg.spc}-{cfg.init}{repl}.h5"
-
-
-def default_image_output(dataset: str, cfg) -> Path:
-    """``distilled/<dataset>-<objective>-<quantizer><bits>-ipc<ipc>-<init>.h5`` (in the current folder)."""
-    quant = "f32" if cfg.quantizer == "none" else f"{cfg.quantizer}{cfg.bits}"
-    repl = "-repl" if cfg.replacement else ""
-    return Path("distilled") / f"{dataset}-{cfg.objective}-{quant}-ipc{cfg.spc}-{cfg.init}{repl}.h5"
-
-
-def write_history(path: Path, records: list[dict]) -> Path:
-    """The per-iteration records of a run as CSV (atomically; columns in first-seen order)."""
-    from beamsim.experiments.studies.common import write_csv
-
-    return write_csv(path, records)
 
 
 @app.command("distill")
@@ -73,7 +58,9 @@ def distill_cmd(
     """Distil a beam data set or an image set into a few-bit synthetic set (QuADD) and write the packed file."""
     from beamsim.config import resolve_device
     from beamsim.distill.config import resolve_config
-    from beamsim.distill.quadd import QuADD
+    from beamsim.distill.naming import checkpoint_path, default_image_output, default_output
+    from beamsim.distill.pipeline import distill_file
+    from beamsim.distill.provenance import Provenance
     from beamsim.fileio import check_writable
 
     if dataset not in DATASET_CHOICES:
@@ -123,42 +110,40 @@ def distill_cmd(
         train = images.train
         source = spec.source
         out = check_writable(out if out is not None else default_image_output(dataset, cfg))
+        provenance = Provenance(source_sha256=images.checksum, source_path=spec.data_root, source_samples=len(train))
+        class_names, extra_settings = images.class_names, {"dataset": images.settings()}
     else:
         from beamsim.dataset import BeamDataset
 
-        images = None
         train = BeamDataset(data, "train", encoding=encoding)
         source = str(data)
         out = check_writable(out if out is not None else default_output(data, cfg))
+        provenance = Provenance(source_sha256=train.checksum, source_path=str(data), source_samples=len(train),
+                                encoding=encoding)
+        class_names, extra_settings = None, None
     if history is not None:
         check_writable(history)
-    checkpoint = out.with_name(out.name + ".ckpt.pt")
-    if resume and not QuADD(cfg, device=dev, seed=seed, checkpoint_path=checkpoint).check_resume(train):
-        stderr.print(f"no checkpoint at {checkpoint}; starting from the beginning")
+    if resume and not checkpoint_path(out).exists():
+        stderr.print(f"no checkpoint at {checkpoint_path(out)}; starting from the beginning")
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    start = time.perf_counter()
     columns = [TextColumn("[bold]distill"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("loss {task.fields[loss]:.4g}"), TimeElapsedColumn(), TimeRemainingColumn()]
-    with Progress(*columns, console=stderr, disable=json_output) as bar:
-        task = bar.add_task("distill", total=max(cfg.iterations, 1), loss=float("nan"))
+    with ExitStack() as stack:
+        bars: list = []  # the bar starts with the work, after the checks (a refused run draws none)
 
         def progress(done: int, total: int, info: dict) -> None:
-            bar.update(task, completed=done, loss=info.get("loss", float("nan")))
+            if not bars:
+                bar = stack.enter_context(Progress(*columns, console=stderr, disable=json_output))
+                bars.append((bar, bar.add_task("distill", total=max(cfg.iterations, 1), loss=math.nan)))
+            bar, task = bars[0]
+            bar.update(task, completed=done, loss=info.get("loss", math.nan))
 
-        quadd = QuADD(cfg, device=dev, seed=seed, cache_dir=cache_dir, checkpoint_path=checkpoint, progress=progress)
-        quadd.fit(train, resume=resume)
-    if images is not None:
-        described = quadd.save(out, source_sha256=images.checksum, source_path=spec.data_root, source_samples=len(train),
-                               extra={"dataset": images.settings()}, class_names=images.class_names)
-    else:
-        described = quadd.save(out, source_sha256=train.checksum, source_path=str(data), source_samples=len(train),
-                               encoding=encoding)
-    checkpoint.unlink(missing_ok=True)
-    if history is not None:
-        write_history(history, quadd.history_)
-    wall = time.perf_counter() - start
+        run = distill_file(train, out, cfg, seed=seed, device=dev, cache_dir=cache_dir, provenance=provenance,
+                           class_names=class_names, extra_settings=extra_settings, history=history, resume=resume,
+                           on_mismatch="raise", progress=progress)
+    quadd, described, out = run.quadd, run.described, run.path
     doc = {
         "path": str(out), "dataset": dataset, "model": cfg.model,
         "objective": cfg.objective, "quantizer": cfg.quantizer, "bits": cfg.bits, "spc": cfg.spc, "init": cfg.init,
@@ -173,7 +158,7 @@ def distill_cmd(
         **({"history": str(history)} if history is not None else {}),
         "validation": [{"iteration": i, "top1": a} for i, a in quadd.validation_],
         "timings_s": {k: round(v, 2) for k, v in quadd.timings_.items()},
-        "wall_s": round(wall, 2),
+        "wall_s": round(run.seconds, 2),
         "device": str(dev),
     }
     result = None

@@ -38,7 +38,7 @@ def _settings(name: str, data: Path, out: Path | None, runs: int, iterations: in
               epochs: int | None, encoding: str, config: Path | None, cache_dir: Path | None, seed: int,
               device: str):
     from beamsim.distill.config import resolve_config
-    from beamsim.experiments.studies.common import StudySettings
+    from beamsim.experiments.studies.settings import StudySettings
 
     base = resolve_config("beam", config, objective=objective) if config is not None else None
     return StudySettings(data=data, out=out if out is not None else Path("runs") / f"study-{name}", runs=runs,
@@ -103,8 +103,8 @@ def rate_distortion_cmd(
     json_output: JsonOpt = False,
 ) -> None:
     """Top-1 against total payload bits over a grid of spc x bits, and the best configuration per budget."""
-    from beamsim.experiments.studies.common import parse_int_list
     from beamsim.experiments.studies.rate_distortion import rate_distortion_study
+    from beamsim.experiments.studies.settings import parse_int_list
 
     spcs, bit_list = parse_int_list(spc, "--spc", 1), parse_int_list(bits, "--bits", 1, 8)
     settings = _settings("rate-distortion", data, out, runs, iterations, objective, epochs, encoding, config,
@@ -144,8 +144,8 @@ def imbalance_cmd(
     json_output: JsonOpt = False,
 ) -> None:
     """Initialisation with vs. without replacement for classes short of spc: top-1 and macro F1 against bits."""
-    from beamsim.experiments.studies.common import parse_int_list
     from beamsim.experiments.studies.imbalance import imbalance_study
+    from beamsim.experiments.studies.settings import parse_int_list
 
     if spc < 1:
         raise ValueError(f"--spc must be >= 1, not {spc}")
@@ -181,7 +181,7 @@ def baselines_cmd(
 ) -> None:
     """Full data, coresets, distillation, PTQ and QuADD quantizers at one spc and bit width: table and figure."""
     from beamsim.experiments.studies.baselines import baselines_study
-    from beamsim.experiments.studies.common import parse_int_list
+    from beamsim.experiments.studies.settings import parse_int_list
 
     (spc,) = parse_int_list([spc], "--spc", 1)
     (bits,) = parse_int_list([bits], "--bits", 2, 8)

@@ -17,6 +17,7 @@ from beamsim._lazy import lazy_attributes
 
 _LAZY = {
     "QuADD": "beamsim.distill.quadd",
+    "distill_file": "beamsim.distill.pipeline",
     "DistillConfig": "beamsim.distill.config",
     "default_config": "beamsim.distill.config",
     "load_config": "beamsim.distill.config",

@@ -58,6 +58,7 @@ from beamsim.distill.init import init_needs, initialize
 from beamsim.distill.networks import Networks
 from beamsim.distill.objectives import NO_OBJECTIVE, Objective, ObjectiveContext, build_objective, objective_class
 from beamsim.distill.params import load_flat_params
+from beamsim.distill.provenance import Provenance
 from beamsim.distill.quant import Quantizer
 from beamsim.distill.run_quantizer import (clamp_thresholds, final_quantizer, loop_quantizer, threshold_optimizer,
                                            threshold_stats, thresholds)
@@ -365,24 +366,27 @@ class QuADD:
         return build_objective(self.config.objective, self.config, context)
 
     # ------------------------------------------------------------------ output
-    def save(self, path: str | Path, *, source_sha256: str = "", source_path: str = "", source_samples: int | None = None,
-             encoding: str | None = None, extra: dict | None = None, class_names: list[str] | None = None) -> dict:
+    def save(self, path: str | Path, *, provenance: Provenance | None = None, extra: dict | None = None,
+             class_names: list[str] | None = None) -> dict:
         """Write the distilled set (packed b-bit codes, or float32 without a quantizer).
 
-        ``extra`` joins the file's ``settings`` (image runs record their data set there:
-        ``extra={"dataset": ImageData.settings()}``); ``class_names`` are stored when given.
+        Args:
+            provenance: the real data it was distilled from (checksum, path, training-set size,
+                beam encoding); the objective, spc and seed are this run's.
+            extra: joins the file's ``settings`` (image runs record their data set there:
+                ``extra={"dataset": ImageData.settings()}``).
+            class_names: stored when given.
 
         Returns:
             :func:`beamsim.distill.container.describe` of the written file.
         """
-        from beamsim.distill.container import Provenance, save
+        from beamsim.distill.container import save
 
         if not hasattr(self, "synthetic_"):
             raise RuntimeError("call fit() before save()")
         settings = {"config": self.config.as_dict(), "best_iteration": self.best_iteration_, **(extra or {})}
-        provenance = Provenance(source_sha256=source_sha256, source_path=source_path, source_samples=source_samples,
-                                encoding=encoding or "", objective=self.config.objective, spc=self.config.spc,
-                                seed=self.seed)
+        provenance = (provenance or Provenance()).replace(objective=self.config.objective, spc=self.config.spc,
+                                                          seed=self.seed)
         x = self.raw_ if self.quantizer_ is not None else self.synthetic_
         return save(path, x.cpu(), self.labels_.cpu(), self.quantizer_, num_classes=self.num_classes_,
                     class_names=class_names, provenance=provenance, settings=settings)

@@ -119,6 +119,44 @@ def test_checkpoint_of_other_settings_is_refused(tmp_path, tiny_dataset, tiny_co
     assert not out.exists()
 
 
+def test_resume_continues_an_interrupted_run_and_writes_the_same_bytes(tmp_path, tiny_dataset, tiny_config,
+                                                                       monkeypatch):
+    from beamsim.distill.quadd import QuADD
+
+    args = ["distill", "--data", tiny_dataset, "--spc", 1, "--bits", 4, "--objective", "dm", "--config", tiny_config,
+            "--cache-dir", tmp_path / "cache"]
+    whole = tmp_path / "whole.h5"
+    r = run(*args, "--out", whole, "--resume")  # nothing to resume: said once, then a whole run
+    assert r.exit_code == 0, r.output
+    assert f"no checkpoint at {whole}.ckpt.pt; starting from the beginning" in " ".join(r.stderr.split())
+
+    fit, done_iterations = QuADD.fit, []
+
+    def watched_fit(self, train, *, resume=False):  # records each finished iteration; stops after the first
+        report = self.progress
+
+        def watch(done, total, info):
+            report(done, total, info)
+            done_iterations.append(done)
+            if done == 1 and stop_after_one:  # its checkpoint is written (tiny: checkpoint_every = 1)
+                raise KeyboardInterrupt
+
+        self.progress = watch
+        return fit(self, train, resume=resume)
+
+    out = tmp_path / "d.h5"
+    monkeypatch.setattr(QuADD, "fit", watched_fit)
+    stop_after_one = True
+    assert run(*args, "--out", out).exit_code == 130
+    assert (tmp_path / "d.h5.ckpt.pt").exists() and not out.exists()
+    stop_after_one, done_iterations[:] = False, []
+    r = run(*args, "--out", out, "--resume", "--json")
+    assert r.exit_code == 0, r.output
+    assert done_iterations == [2]  # only the second iteration ran
+    assert "no checkpoint" not in r.stderr and not (tmp_path / "d.h5.ckpt.pt").exists()
+    assert out.read_bytes() == whole.read_bytes()
+
+
 def test_bench_distill_json(tiny_dataset, tmp_path):
     r = run("bench", "distill", "--data", tiny_dataset, "--objective", "dm", "--iterations", 2, "--repeats", 1,
             "--spc", 2, "--json")

@@ -6,6 +6,7 @@ import torch
 
 from beamsim.distill.config import DistillConfig, default_config
 from beamsim.distill.quadd import CheckpointMismatchError, QuADD
+from beamsim.distill.provenance import Provenance
 
 
 def toy_data(n_per_class=(12, 12, 3, 0), seed=0):
@@ -102,7 +103,7 @@ def test_saved_file_is_the_bit_budget_and_loads_exactly(tmp_path):
     from beamsim.distill import describe, load
 
     q = QuADD(tiny_config(bits=6), seed=0, device="cpu").fit(Toy())
-    info = q.save(tmp_path / "d.h5", source_sha256="abc", source_path="x.h5", encoding="attenuation")
+    info = q.save(tmp_path / "d.h5", provenance=Provenance(source_sha256="abc", source_path="x.h5", encoding="attenuation"))
     x, y = load(tmp_path / "d.h5")
     assert torch.equal(x, q.synthetic_) and torch.equal(y, q.labels_)
     assert info["file_bytes"] <= info["payload_bits"] / 8 + 16 * 1024
@@ -124,7 +125,7 @@ def test_fsq_optimises_a_latent_and_keeps_the_data_scale(tmp_path):
     # the unobserved beams stay at exactly 1.0 (FSQ's version 1 put them at 0.75), values in range
     assert torch.all(q.synthetic_[:, 0][:, unobserved] == 1.0)
     assert float(q.synthetic_.min()) >= float(x_real.min()) and float(q.synthetic_.max()) == 1.0
-    q.save(tmp_path / "f.h5", source_sha256="abc", source_path="x.h5", encoding="attenuation")
+    q.save(tmp_path / "f.h5", provenance=Provenance(source_sha256="abc", source_path="x.h5", encoding="attenuation"))
     x, _ = load(tmp_path / "f.h5")
     assert torch.equal(x, q.synthetic_)
 

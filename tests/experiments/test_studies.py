@@ -23,8 +23,9 @@ from beamsim.distill.container import describe, read
 from beamsim.distill.quadd import QuADD
 from beamsim.experiments.studies import baselines as baselines_mod
 from beamsim.experiments.studies.baselines import baseline_methods, baselines_study, register_method
-from beamsim.experiments.studies.common import (DistillSource, RealSource, StudySettings, parse_int_list,
-                                                settings_hash)
+from beamsim.experiments.studies.runner import Point, run_points
+from beamsim.experiments.studies.settings import StudyContext, StudySettings, parse_int_list, settings_hash
+from beamsim.experiments.studies.sources import DistillSource, Made, RealSource, TrainingSource, distilled_info
 from beamsim.experiments.studies.imbalance import class_shortage, imbalance_study
 from beamsim.experiments.studies.plots import draw_figure
 from beamsim.experiments.studies.rate_distortion import rate_distortion_study, sweet_spots
@@ -43,6 +44,18 @@ def tiny_settings(data: Path, out: Path, **kwargs) -> StudySettings:
 def read_csv(path: Path) -> list[dict]:
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def replay_distill(command: str, out: str) -> bytes:
+    """Run the ``beamsim distill`` part of a point's recorded command through the CLI (writing
+    ``out`` instead of the study's file); the bytes it writes."""
+    args = shlex.split(command.split(" && ")[0])
+    assert args[:2] == ["beamsim", "distill"], command
+    args = args[2:]
+    args[args.index("--out") + 1] = out
+    r = CliRunner().invoke(app, ["distill", *args, "--device", "cpu", "--json"])
+    assert r.exit_code == 0, r.output
+    return Path(out).read_bytes()
 
 
 # --------------------------------------------------------------------------- pure parts
@@ -112,8 +125,8 @@ def test_draw_figure_rejects_an_unknown_kind(tmp_path):
         draw_figure({"kind": "pie"}, tmp_path / "x.png")
 
 
-@pytest.mark.parametrize("name", ["beamsim.experiments.studies.common", "beamsim.experiments.studies.plots",
-                                  "beamsim.experiments.studies.rate_distortion",
+@pytest.mark.parametrize("name", ["beamsim.experiments.studies.settings", "beamsim.experiments.studies.commands",
+                                  "beamsim.experiments.studies.plots", "beamsim.experiments.studies.rate_distortion",
                                   "beamsim.experiments.studies.imbalance", "beamsim.experiments.studies.baselines"])
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name))
@@ -207,6 +220,15 @@ def test_other_evaluation_settings_make_new_points_but_reuse_distilled_files(rd_
     assert result.points[0]["reused_file"] is True and result.points[0]["evaluation"]["epochs"] == 1
 
 
+def test_a_recorded_distill_command_writes_the_same_bytes(rd_study, tmp_path, monkeypatch):
+    result, _, _ = rd_study
+    monkeypatch.chdir(tmp_path)  # the replay writes here, beside nothing of the study's
+    points = {p["name"]: p for p in result.points}
+    for name in ("spc1-b2", "full-ptq8"):  # a QuADD run and the quantized full split
+        point = points[name]
+        assert replay_distill(point["command"], f"{name}.h5") == Path(point["train_file"]).read_bytes(), name
+
+
 def test_a_crash_after_distilling_resumes_with_the_evaluation(tiny_dataset, tmp_path, monkeypatch):
     out = tmp_path / "crash"
     real_evaluate = evaluation.evaluate
@@ -224,6 +246,22 @@ def test_a_crash_after_distilling_resumes_with_the_evaluation(tiny_dataset, tmp_
     monkeypatch.setattr(QuADD, "fit", lambda self, *a, **k: fits.append(1) or original_fit(self, *a, **k))
     result = rate_distortion_study(tiny_settings(tiny_dataset, out), spc="1", bits="3")
     assert fits == [] and result.computed == 1 and result.points[0]["reused_file"] is True
+
+
+def test_a_checkpoint_of_other_settings_is_deleted_and_the_point_distilled_afresh(tiny_dataset, tmp_path):
+    settings = tiny_settings(tiny_dataset, tmp_path / "restart")
+    ctx = StudyContext(settings)
+    source = DistillSource(spc=1, bits=2, quantizer="apot")
+    out, _ = source.paths(ctx)
+    checkpoint = out.with_name(out.name + ".ckpt.pt")
+    other = settings.distill_config(spc=1, bits=3, quantizer="apot")
+    QuADD(other, device="cpu", seed=settings.seed, cache_dir=settings.cache_dir, checkpoint_path=checkpoint).fit(ctx.train)
+    assert checkpoint.exists()
+    lines: list[str] = []
+    result = rate_distortion_study(settings, spc="1", bits="2", progress=lines.append)
+    assert result.computed == 1 and out.exists() and not checkpoint.exists()
+    assert any(line.startswith(f"  deleted {checkpoint}: written with other settings") for line in lines), lines
+    assert replay_distill(result.points[0]["command"], str(tmp_path / "fresh.h5")) == out.read_bytes()
 
 
 # --------------------------------------------------------------------------- imbalance
@@ -292,6 +330,10 @@ def test_baselines_table_figure_and_ptq_reuse(tiny_dataset, tmp_path, monkeypatc
     direct = QuADD(settings.distill_config(spc=2, quantizer="ptq", bits=4), device="cpu", seed=settings.seed)
     direct.fit(BeamDataset(tiny_dataset, "train", encoding="attenuation"))
     assert torch.equal(ptq.x, direct.synthetic_.cpu()[torch.argsort(direct.labels_.cpu(), stable=True)])
+    # and byte for byte: its recorded command replayed
+    monkeypatch.chdir(tmp_path)
+    replayed = replay_distill(rows["distill-ptq"]["command"], "replayed.h5")
+    assert replayed == Path(result.points[2]["train_file"]).read_bytes()
 
 
 def test_the_patch_row_compresses_the_float_distillation_within_quadds_stored_bytes(tiny_dataset, tmp_path,
@@ -333,6 +375,50 @@ def test_a_new_method_is_a_few_lines(tiny_dataset, tmp_path, monkeypatch):
     result = baselines_study(tiny_settings(tiny_dataset, tmp_path / "new"), spc=2, bits=4, methods="tiny-coreset")
     row = result.tables["baselines"][0]
     assert row["method"] == "tiny-coreset" and row["label"] == "one real sample per class (4 bits asked)"
+
+
+class EveryOtherSample(TrainingSource):
+    """A new kind of training set, defined outside the package: a random coreset drawn from
+    every other sample of the training split (what a study method adds: settings, make)."""
+
+    kind = "every-other"
+
+    def __init__(self, spc: int) -> None:
+        self.spc = spc
+
+    def settings(self, ctx):
+        return {"kind": self.kind, "spc": self.spc, "seed": ctx.settings.seed}
+
+    def make(self, ctx):
+        from beamsim.distill import distill_file
+
+        out = ctx.points_dir / f"{ctx.file_stem(self.slug(ctx), self.settings(ctx))}.h5"
+        if out.exists():
+            return Made(train=out, info=distilled_info(ctx, out), command="", reused=True)
+        half = (ctx.train.inputs[::2], ctx.train.labels[::2])
+        cfg = ctx.settings.distill_config(objective="none", quantizer="none", spc=self.spc)
+        run = distill_file(half, out, cfg, seed=ctx.settings.seed, device=ctx.device, provenance=ctx.provenance)
+        return Made(train=out, info=distilled_info(ctx, out, run.described), command="",
+                    seconds={"distill_s": run.seconds})
+
+
+def test_a_new_training_source_runs_through_the_runner(tiny_dataset, tmp_path, monkeypatch):
+    settings = tiny_settings(tiny_dataset, tmp_path / "new-source")
+    ctx = StudyContext(settings)
+    point = Point("every-other", "every other sample, spc 2", EveryOtherSample(spc=2), {"spc": 2})
+    (record,) = run_points(ctx, [point])
+    assert record["cached"] is False and Path(record["train_file"]).exists()
+    assert record["source"] == {"kind": "every-other", "spc": 2, "seed": 3}
+    assert 0 < record["info"]["num_samples"] <= 2 * ctx.num_classes
+    assert record["command"].startswith("beamsim evaluate --train ")  # the source records no command of its own
+    assert 0.0 <= record["evaluation"]["top1"]["mean"] <= 1.0
+    assert point.record_path(ctx).exists()
+    # a rerun loads the record; another spc is another point and another file
+    monkeypatch.setattr(evaluation, "evaluate", lambda *a, **k: pytest.fail("a cached point was evaluated again"))
+    (again,) = run_points(StudyContext(settings), [point])
+    assert again["cached"] is True and again["evaluation"] == record["evaluation"]
+    other = Point("every-other", "spc 1", EveryOtherSample(spc=1))
+    assert other.key(ctx) != point.key(ctx) and other.record_path(ctx) != point.record_path(ctx)
 
 
 def test_unknown_methods_are_refused_before_any_work(tiny_dataset, tmp_path):

@@ -7,9 +7,21 @@
 - :func:`baselines_study`: every method at one spc and bit width, from a registry of named
   methods (:mod:`~beamsim.experiments.studies.baselines`).
 
-The point cache, training sources and outputs live in
-:mod:`~beamsim.experiments.studies.common`; the figures in
-:mod:`~beamsim.experiments.studies.plots`. Names are imported on first use.
+Where each part lives, one concept per module:
+
+- :mod:`~beamsim.experiments.studies.settings`: :class:`StudySettings` (the options every
+  study shares), the study's run-time context and the cache keys;
+- :mod:`~beamsim.experiments.studies.sources`: the training sources (how a point's set is
+  made: :class:`RealSource`, :class:`DistillSource`, :class:`PtqSource`,
+  :class:`PatchPtqSource`; subclass :class:`TrainingSource` for a new kind);
+- :mod:`~beamsim.experiments.studies.commands`: the shell commands a point records;
+- :mod:`~beamsim.experiments.studies.runner`: :class:`Point` and :func:`run_points`, the
+  resumable point runner;
+- :mod:`~beamsim.experiments.studies.outputs`: table rows, the CSV/PNG/JSON outputs and
+  :class:`StudyResult`;
+- :mod:`~beamsim.experiments.studies.plots`: the figures.
+
+Names are imported on first use.
 """
 
 from __future__ import annotations
@@ -17,15 +29,19 @@ from __future__ import annotations
 from beamsim._lazy import lazy_attributes
 
 _LAZY = {
-    "StudySettings": "beamsim.experiments.studies.common",
-    "StudyResult": "beamsim.experiments.studies.common",
-    "Point": "beamsim.experiments.studies.common",
-    "TrainingSource": "beamsim.experiments.studies.common",
-    "RealSource": "beamsim.experiments.studies.common",
-    "DistillSource": "beamsim.experiments.studies.common",
-    "PtqSource": "beamsim.experiments.studies.common",
-    "Made": "beamsim.experiments.studies.common",
-    "parse_int_list": "beamsim.experiments.studies.common",
+    "StudySettings": "beamsim.experiments.studies.settings",
+    "StudyContext": "beamsim.experiments.studies.settings",
+    "parse_int_list": "beamsim.experiments.studies.settings",
+    "TrainingSource": "beamsim.experiments.studies.sources",
+    "Made": "beamsim.experiments.studies.sources",
+    "RealSource": "beamsim.experiments.studies.sources",
+    "DistillSource": "beamsim.experiments.studies.sources",
+    "PtqSource": "beamsim.experiments.studies.sources",
+    "PatchPtqSource": "beamsim.experiments.studies.sources",
+    "distill_command": "beamsim.experiments.studies.commands",
+    "Point": "beamsim.experiments.studies.runner",
+    "run_points": "beamsim.experiments.studies.runner",
+    "StudyResult": "beamsim.experiments.studies.outputs",
     "rate_distortion_study": "beamsim.experiments.studies.rate_distortion",
     "sweet_spots": "beamsim.experiments.studies.rate_distortion",
     "imbalance_study": "beamsim.experiments.studies.imbalance",

@@ -1,7 +1,7 @@
 """Baselines study: every method at one spc and bit width, in one table and one figure.
 
 Each row is a named method from a registry. A method maps the study's options to a
-:class:`~beamsim.experiments.studies.common.TrainingSource`; rows appear in registration
+:class:`~beamsim.experiments.studies.sources.TrainingSource`; rows appear in registration
 order. The built-in rows, as in the papers' compression-vs-accuracy comparison:
 
 =================  =====================================================================
@@ -15,7 +15,7 @@ order. The built-in rows, as in the papers' compression-vs-accuracy comparison:
 ``distill-patch``  the same set through the patch-wise compressor (``beamsim compress``:
                    4-bit GAQ, refinement, range coding, real rows added) within the
                    bytes QuADD stores at ``bits`` (see
-                   :class:`~beamsim.experiments.studies.common.PatchPtqSource`)
+                   :class:`~beamsim.experiments.studies.sources.PatchPtqSource`)
 ``quadd-apot``     QuADD, APoT quantizer in the loop at ``bits``
 ``quadd-uniform``  QuADD, uniform quantizer in the loop
 ``quadd-fsq``      QuADD, FSQ quantizer in the loop
@@ -24,14 +24,14 @@ order. The built-in rows, as in the papers' compression-vs-accuracy comparison:
 Adding a row is a few lines, e.g. a random coreset drawn with replacement::
 
     from beamsim.experiments.studies.baselines import register_method
-    from beamsim.experiments.studies.common import DistillSource
+    from beamsim.experiments.studies.sources import DistillSource
 
     @register_method("random-repl", "random coreset with replacement, spc {spc}", group="coreset")
     def _random_repl(opts):
         return DistillSource(objective="none", quantizer="none", spc=opts.spc, replacement=True)
 
 A new kind of training set subclasses
-:class:`~beamsim.experiments.studies.common.TrainingSource` (``settings``, ``slug``,
+:class:`~beamsim.experiments.studies.sources.TrainingSource` (``settings``, ``slug``,
 ``make``), as ``PatchPtqSource`` does for the compressor.
 
 Outputs in ``out``: ``baselines.csv``, ``baselines.png`` (bars: compression ratio against
@@ -44,10 +44,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from beamsim.experiments.studies.common import (FULL_PTQ_BITS, DistillSource, PatchPtqSource, Point, Progress,
-                                                PtqSource, RealSource, StudyContext, StudyResult, StudySettings,
-                                                TrainingSource, finish, flat_row, full_ptq_source, parse_int_list,
-                                                run_points)
+from beamsim.experiments.studies.outputs import StudyResult, finish, flat_row
+from beamsim.experiments.studies.runner import Point, run_points
+from beamsim.experiments.studies.settings import FULL_PTQ_BITS, Progress, StudyContext, StudySettings, parse_int_list
+from beamsim.experiments.studies.sources import (DistillSource, PatchPtqSource, PtqSource, RealSource, TrainingSource,
+                                                 full_ptq_source)
 from beamsim.experiments.studies.plots import format_bits
 
 __all__ = ["BaselineOptions", "Method", "register_method", "baseline_methods", "baselines_study"]
@@ -97,7 +98,7 @@ def register_method(name: str, label: str, *, group: str = "") -> Callable:
     """Function decorator: add a row ``name`` to the baselines study (after the existing ones).
 
     The decorated function takes :class:`BaselineOptions` and returns a
-    :class:`~beamsim.experiments.studies.common.TrainingSource`.
+    :class:`~beamsim.experiments.studies.sources.TrainingSource`.
 
     Raises:
         ValueError: ``name`` is taken or not a plain file-name part.
@@ -219,7 +220,7 @@ def baselines_study(settings: StudySettings, *, spc: int = 50, bits: int = 6,
         progress: called with one line per point.
 
     Returns:
-        a :class:`~beamsim.experiments.studies.common.StudyResult` (table and figure
+        a :class:`~beamsim.experiments.studies.outputs.StudyResult` (table and figure
         ``baselines``).
     """
     (spc,) = parse_int_list([spc] if isinstance(spc, int) else spc, "--spc", 1)

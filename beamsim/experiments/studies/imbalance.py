@@ -21,8 +21,10 @@ from typing import Any
 
 import torch
 
-from beamsim.experiments.studies.common import (DistillSource, Point, Progress, StudyContext, StudyResult,
-                                                StudySettings, finish, flat_row, parse_int_list, run_points)
+from beamsim.experiments.studies.outputs import StudyResult, finish, flat_row
+from beamsim.experiments.studies.runner import Point, run_points
+from beamsim.experiments.studies.settings import Progress, StudyContext, StudySettings, parse_int_list
+from beamsim.experiments.studies.sources import DistillSource
 
 __all__ = ["imbalance_study", "class_shortage"]
 
@@ -104,7 +106,7 @@ def imbalance_study(settings: StudySettings, *, spc: int = 50, bits: Sequence[in
         progress: called with one line per point.
 
     Returns:
-        a :class:`~beamsim.experiments.studies.common.StudyResult` (tables ``imbalance`` and
+        a :class:`~beamsim.experiments.studies.outputs.StudyResult` (tables ``imbalance`` and
         ``imbalance_classes``, figure ``imbalance``, ``report["shortage"]``).
     """
     (spc,) = parse_int_list([spc] if isinstance(spc, int) else spc, "--spc", 1)

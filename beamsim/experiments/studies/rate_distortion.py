@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from beamsim.experiments.studies.common import (FULL_PTQ_BITS, DistillSource, Point, Progress, RealSource,
-                                                StudyContext, StudyResult, StudySettings, finish, flat_row,
-                                                full_ptq_source, parse_int_list, run_points)
+from beamsim.experiments.studies.outputs import StudyResult, finish, flat_row
+from beamsim.experiments.studies.runner import Point, run_points
+from beamsim.experiments.studies.settings import FULL_PTQ_BITS, Progress, StudyContext, StudySettings, parse_int_list
+from beamsim.experiments.studies.sources import DistillSource, RealSource, full_ptq_source
 from beamsim.experiments.studies.plots import format_bits
 
 __all__ = ["rate_distortion_study", "sweet_spots"]
@@ -116,7 +117,7 @@ def rate_distortion_study(settings: StudySettings, *, spc: Sequence[int] | str =
         progress: called with one line per point.
 
     Returns:
-        a :class:`~beamsim.experiments.studies.common.StudyResult` (tables ``rate_distortion``
+        a :class:`~beamsim.experiments.studies.outputs.StudyResult` (tables ``rate_distortion``
         and ``sweet_spots``, figure ``rate_distortion``).
     """
     spcs = parse_int_list(spc, "--spc", 1)
