@@ -1,272 +1,325 @@
-"""The settings of a distillation run: one frozen dataclass that validates itself.
+"""The settings of a distillation run: one frozen dataclass, nested per concern.
 
-Defaults for each modality live in TOML files shipped with the package
-(``distill/defaults/beam.toml``, ``image.toml``); :func:`default_config` reads them and any
-field can be overridden by keyword or by a user TOML file (``beamsim distill --config``).
-Every distilled file stores the full resolved config.
+:class:`DistillConfig` holds the run-wide settings (objective, spc, init, model, iterations,
+...) and one group per concern (:mod:`beamsim.distill.settings`): ``quantizer``, ``step``,
+``matching`` (DM/DC), ``trajectory`` (TM), ``experts``, ``validation``, ``augment``. TOML files
+mirror it, one table per group::
+
+    objective = "tm"
+    spc = 50
+    [quantizer]
+    name = "apot"
+    bits = 6
+    [experts]
+    num = 3
+    [trajectory]
+    syn_steps = 20
+    [tm]              # only when trajectory matching runs: the step it takes instead of [step]
+    lr_syn = 1.0
+
+A table named after an objective (``[tm]``, ``[dm]``, ``[dc]``) applies only when that objective
+runs, after everything else in its file: any setting (by its flat key, e.g. ``lr_syn``, or a
+group table such as ``[tm.quantizer]``) that the objective uses instead (trajectory matching on
+beam maps takes a smaller step than DM).
+
+The field defaults are the beam defaults and the only place they are written; images change
+some of them in ``distill/defaults/image.toml`` (and ``beam.toml`` holds the ``[tm]`` table).
+Names of objectives, quantizers, initialisations and models are checked against their
+registries.
+
+Every distilled file stores the resolved config as the flat record of format 1
+(:meth:`DistillConfig.as_dict`: one key per setting, e.g. ``bits``, ``num_experts``,
+``val_every``), and files in that flat form, the config files of beamsim 0.1, still load:
+a flat key anywhere means the same setting as before.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from beamsim import tomlio
+from beamsim.distill.settings import (AugmentSettings, ExpertSettings, MatchingSettings, QuantizerSettings,
+                                      StepSettings, TrajectorySettings, ValidationSettings, need)
 
 __all__ = ["DistillConfig", "default_config", "load_config", "read_config", "resolve_config", "shipped_defaults",
-           "OBJECTIVES", "QUANTIZERS", "INITS"]
+           "objective_names", "FLAT_KEYS"]
 
-OBJECTIVES = ("tm", "dm", "dc", "none")
-QUANTIZERS = ("apot", "uniform", "fsq", "ptq", "none")
-INITS = ("real", "quant-graphcut", "noise", "herding", "kcenter")
+Modality = Literal["beam", "image"]
 
-Objective = Literal["tm", "dm", "dc", "none"]
-QuantizerName = Literal["apot", "uniform", "fsq", "ptq", "none"]
-InitName = Literal["real", "quant-graphcut", "noise", "herding", "kcenter"]
+#: group name -> its settings class.
+GROUPS: dict[str, type] = {"quantizer": QuantizerSettings, "step": StepSettings, "matching": MatchingSettings,
+                           "trajectory": TrajectorySettings, "experts": ExpertSettings, "validation": ValidationSettings,
+                           "augment": AugmentSettings}
+#: The flat key of every setting (the record of format 1 and the 0.1 config files), in the
+#: record's order -> (group or None for the run-wide fields, field name).
+FLAT_KEYS: dict[str, tuple[str | None, str]] = {
+    "objective": (None, "objective"), "quantizer": ("quantizer", "name"), "bits": ("quantizer", "bits"),
+    "granularity": ("quantizer", "granularity"), "normalize": ("quantizer", "normalize"),
+    "percentile": ("quantizer", "percentile"), "spc": (None, "spc"), "init": (None, "init"),
+    "replacement": (None, "replacement"), "model": (None, "model"), "iterations": (None, "iterations"),
+    "keep_constant": (None, "keep_constant"), "clamp": (None, "clamp"), "lr_syn": ("step", "lr_syn"),
+    "momentum_syn": ("step", "momentum_syn"), "clip_grad": ("step", "clip_grad"),
+    "lr_alpha": ("quantizer", "lr_alpha"), "real_per_class": ("matching", "real_per_class"),
+    "dc_inner_steps": ("matching", "dc_inner_steps"), "num_experts": ("experts", "num"),
+    "expert_epochs_train": ("experts", "epochs"), "expert_lr": ("experts", "lr"),
+    "expert_momentum": ("experts", "momentum"), "expert_batch": ("experts", "batch"),
+    "syn_steps": ("trajectory", "syn_steps"), "expert_epochs": ("trajectory", "expert_epochs"),
+    "min_start_epoch": ("trajectory", "min_start_epoch"), "max_start_epoch": ("trajectory", "max_start_epoch"),
+    "initial_max_start_epoch": ("trajectory", "initial_max_start_epoch"), "batch_syn": ("trajectory", "batch_syn"),
+    "syn_lr_init": ("trajectory", "syn_lr_init"), "lr_lr": ("trajectory", "lr_lr"), "val_fraction": ("validation", "fraction"),
+    "val_every": ("validation", "every"), "val_epochs": ("validation", "epochs"),
+    "checkpoint_every": (None, "checkpoint_every"), "graphcut_lambda": (None, "graphcut_lambda"),
+    "dsa": ("augment", "dsa"), "dsa_strategy": ("augment", "strategy"),
+}
+#: Flat keys added after the first distilled-file version: recorded only when not at their default,
+#: so a beam run writes the same bytes (config text, checkpoint fingerprint) as before they existed.
+_LATER_KEYS = ("dsa", "dsa_strategy")
+#: The tables an objective may have in a TOML file (see the module docstring).
+_OBJECTIVE_TABLES = ("tm", "dm", "dc")
 
 
-def _need(cond: bool, message: str) -> None:
-    if not cond:
-        raise ValueError(message)
+def objective_names() -> tuple[str, ...]:
+    """The registered objectives and ``none`` (no loop: the initial selection is the result)."""
+    return ("tm", "dm", "dc", "none")
+
+
+def _known(kind: str, name: str, known: tuple[str, ...] | list[str]) -> None:
+    need(name in known, f"unknown {kind} {name!r}: use one of {', '.join(known)}")
 
 
 @dataclass(frozen=True)
 class DistillConfig:
-    """Every setting of a QuADD run (see ``distill/defaults/beam.toml`` for the beam values).
+    """Every setting of a QuADD run.
 
-    Synthetic set and quantizer:
+    Attributes:
         objective: ``tm`` trajectory matching, ``dm`` distribution matching, ``dc`` gradient
             matching, ``none`` (the initial selection is the result: a coreset).
-        quantizer: ``apot`` | ``uniform`` | ``fsq`` in the loop; ``ptq`` distils in full precision
-            and quantizes once at the end; ``none`` keeps float32.
-        bits: bits per element, 1..8 (32 only with ``quantizer = "none"``).
-        granularity: one threshold per ``feature`` (beam default), ``channel`` or ``tensor``.
-        normalize: per-channel normalization before quantizing (images).
-        percentile: robust percentile of |x| that initialises the thresholds.
         spc: synthetic samples per class.
         init: ``real`` | ``quant-graphcut`` | ``noise`` | ``herding`` | ``kcenter``.
         replacement: classes with fewer than ``spc`` real samples repeat samples (True) or keep
             the ones they have (False).
-        model: network used by the objective (registry name).
+        model: network used by the objective (a registered model).
         iterations: distillation iterations.
         keep_constant: features constant across the real training set stay at their constant.
         clamp: keep synthetic values inside the real data's range.
-
-    Optimisation:
-        lr_syn, momentum_syn: SGD on the synthetic samples.
-        clip_grad: max L2 norm of the synthetic-sample gradient per step (0 = off).
-        lr_alpha: Adam learning rate of the quantizer thresholds (0 = frozen).
-
-    Distribution / gradient matching:
-        real_per_class: real samples per class drawn each iteration.
-        dc_inner_steps: network updates on the real batch between DC matching steps.
-
-    Trajectory matching (MTT with DATM's widening start window):
-        num_experts, expert_epochs_train, expert_lr, expert_momentum, expert_batch: experts.
-        syn_steps: unrolled student steps; expert_epochs: target is this many epochs later.
-        min_start_epoch, max_start_epoch: start-epoch window at the end of the run;
-        initial_max_start_epoch: upper end of the window at iteration 0 (it widens linearly).
-        batch_syn: synthetic minibatch of the student; syn_lr_init, lr_lr: learnable step size.
-
-    Validation-based selection (a held-out part of the training split, never the test split):
-        val_fraction: share of the training split held out (0 = off).
-        val_every: iterations between validations; val_epochs: training epochs of the quick model.
-
-    Checkpointing:
         checkpoint_every: iterations between checkpoints (0 = off).
-
-    Images (``distill/defaults/image.toml``):
-        dsa: differentiable siamese augmentation in the objectives, the experts and the
-            validation model (never for beam maps).
-        dsa_strategy: DSA op groups joined by ``_`` (see :mod:`beamsim.distill.data.augment`).
+        graphcut_lambda: diversity weight of the ``quant-graphcut`` initialisation.
+        quantizer, step, matching, trajectory, experts, validation, augment: the groups of
+            :mod:`beamsim.distill.settings`.
     """
 
-    objective: Objective = "dm"
-    quantizer: QuantizerName = "apot"
-    bits: int = 6
-    granularity: Literal["feature", "channel", "tensor"] = "feature"
-    normalize: bool = False
-    percentile: float = 99.5
+    objective: str = "tm"
     spc: int = 50
-    init: InitName = "real"
+    init: str = "real"
     replacement: bool = False
     model: str = "beamcnn"
     iterations: int = 300
     keep_constant: bool = True
     clamp: bool = True
-    lr_syn: float = 10.0
-    momentum_syn: float = 0.5
-    clip_grad: float = 0.0
-    lr_alpha: float = 1e-2
-    real_per_class: int = 128
-    dc_inner_steps: int = 1
-    num_experts: int = 3
-    expert_epochs_train: int = 12
-    expert_lr: float = 0.1
-    expert_momentum: float = 0.0
-    expert_batch: int = 256
-    syn_steps: int = 20
-    expert_epochs: int = 2
-    min_start_epoch: int = 0
-    max_start_epoch: int = 10
-    initial_max_start_epoch: int = 4
-    batch_syn: int = 256
-    syn_lr_init: float = 0.1
-    lr_lr: float = 1e-5
-    val_fraction: float = 0.1
-    val_every: int = 50
-    val_epochs: int = 30
     checkpoint_every: int = 25
     graphcut_lambda: float = 1.0
-    dsa: bool = False
-    dsa_strategy: str = "color_crop_cutout_flip_scale_rotate"
+    quantizer: QuantizerSettings = field(default_factory=QuantizerSettings)
+    step: StepSettings = field(default_factory=StepSettings)
+    matching: MatchingSettings = field(default_factory=MatchingSettings)
+    trajectory: TrajectorySettings = field(default_factory=TrajectorySettings)
+    experts: ExpertSettings = field(default_factory=ExpertSettings)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
 
     def __post_init__(self) -> None:
-        _need(self.objective in OBJECTIVES, f"unknown objective {self.objective!r}: use one of {', '.join(OBJECTIVES)}")
-        _need(self.quantizer in QUANTIZERS, f"unknown quantizer {self.quantizer!r}: use one of {', '.join(QUANTIZERS)}")
-        _need(self.init in INITS, f"unknown init {self.init!r}: use one of {', '.join(INITS)}")
-        if self.quantizer == "none":
-            _need(self.bits == 32, f"--quantizer none stores float32: use --bits 32 (got --bits {self.bits})")
-        else:
-            _need(isinstance(self.bits, int) and 1 <= self.bits <= 8,
-                  f"--bits {self.bits} is out of range: use 1..8 (32 only with --quantizer none)")
-        _need(self.quantizer != "fsq" or self.bits >= 2, "the fsq quantizer needs --bits >= 2")
-        _need(self.granularity in ("feature", "channel", "tensor"), "granularity must be feature, channel or tensor")
-        _need(0 < self.percentile <= 100, "percentile must lie in (0, 100]")
-        _need(isinstance(self.spc, int) and self.spc >= 1, f"--spc must be a positive integer, not {self.spc}")
-        _need(self.iterations >= 0, "--iterations must be >= 0")
-        for name in ("lr_syn", "expert_lr", "syn_lr_init"):
-            _need(getattr(self, name) > 0, f"{name} must be > 0")
-        for name in ("momentum_syn", "clip_grad", "lr_alpha", "lr_lr", "expert_momentum"):
-            _need(getattr(self, name) >= 0, f"{name} must be >= 0")
-        for name in ("real_per_class", "num_experts", "expert_epochs_train", "expert_batch", "syn_steps",
-                     "expert_epochs", "batch_syn", "val_epochs", "dc_inner_steps"):
-            _need(getattr(self, name) >= 1, f"{name} must be >= 1")
-        _need(0 <= self.min_start_epoch <= self.initial_max_start_epoch <= self.max_start_epoch,
-              "need 0 <= min_start_epoch <= initial_max_start_epoch <= max_start_epoch")
-        _need(self.max_start_epoch + self.expert_epochs <= self.expert_epochs_train,
-              f"max_start_epoch + expert_epochs ({self.max_start_epoch + self.expert_epochs}) must not exceed "
-              f"the experts' training epochs ({self.expert_epochs_train})")
-        _need(0 <= self.val_fraction < 0.5, "val_fraction must lie in [0, 0.5)")
-        _need(self.val_every >= 1 and self.checkpoint_every >= 0, "val_every must be >= 1, checkpoint_every >= 0")
-        _need(self.graphcut_lambda >= 0, "graphcut_lambda must be >= 0")
-        _need(isinstance(self.dsa, bool), f"dsa must be true or false, not {self.dsa!r}")
-        from beamsim.distill.data.augment import DSAConfig
+        from beamsim.distill.init import init_methods
+        from beamsim.distill.quant import quantizer_names
+        from beamsim.models import list_models
 
-        DSAConfig(strategy=self.dsa_strategy)  # raises ValueError naming the known op groups
+        _known("objective", self.objective, objective_names())
+        _known("quantizer", self.quantizer.name, [*quantizer_names(), "none"])
+        _known("init", self.init, init_methods())
+        need(self.model in list_models(), f"unknown model {self.model!r}; known models: {', '.join(list_models())}")
+        need(not isinstance(self.spc, bool) and isinstance(self.spc, int) and self.spc >= 1,
+             f"--spc must be a positive integer, not {self.spc}")
+        need(not isinstance(self.iterations, bool) and isinstance(self.iterations, int) and self.iterations >= 0,
+             "--iterations must be >= 0")
+        need(isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
+        need(self.graphcut_lambda >= 0, "graphcut_lambda must be >= 0")
+        need(self.trajectory.max_start_epoch + self.trajectory.expert_epochs <= self.experts.epochs,
+             f"max_start_epoch + expert_epochs ({self.trajectory.max_start_epoch + self.trajectory.expert_epochs}) must not exceed "
+             f"the experts' training epochs ({self.experts.epochs})")
 
     @property
     def quantized_in_loop(self) -> bool:
         """True when the quantizer sits inside the distillation loop."""
-        return self.quantizer in ("apot", "uniform", "fsq")
+        return self.quantizer.name in ("apot", "uniform", "fsq")
 
+    # ------------------------------------------------------------------ changes
     def replace(self, **changes: Any) -> "DistillConfig":
-        """A copy with ``changes`` (None values ignored), validated."""
-        changes = {k: v for k, v in changes.items() if v is not None}
-        known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"unknown distill setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes`` (None values ignored), validated.
 
+        A change is a run-wide field (``spc=10``), a group as a mapping of its fields
+        (``quantizer={"bits": 4}``) or a group object, or a flat key of format 1 (``bits=4``,
+        ``num_experts=2``).
+        """
+        top: dict[str, Any] = {}
+        groups: dict[str, dict[str, Any]] = {}
+        run_wide = {f.name for f in dataclasses.fields(self)} - set(GROUPS)
+        unknown = []
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key in GROUPS and not isinstance(value, (str, int, float)):
+                if isinstance(value, GROUPS[key]):
+                    value = dataclasses.asdict(value)
+                groups.setdefault(key, {}).update(_group_fields(key, value))
+            elif key in run_wide:
+                top[key] = value
+            elif key in FLAT_KEYS:
+                group, name = FLAT_KEYS[key]
+                groups.setdefault(group, {})[name] = value
+            else:
+                unknown.append(key)
+        if unknown:
+            raise ValueError(f"unknown distill setting(s) {', '.join(sorted(unknown))}; known: "
+                             f"{', '.join(sorted(FLAT_KEYS))} (or the tables {', '.join(GROUPS)})")
+        for group, values in groups.items():
+            top[group] = dataclasses.replace(getattr(self, group), **values)
+        return dataclasses.replace(self, **top)
+
+    # ------------------------------------------------------------------ records
     def as_dict(self) -> dict[str, Any]:
-        """Every field, except the image-only ones (:data:`_LATER_FIELDS`) while they hold their
-        defaults: so a beam run writes the same bytes (config text, checkpoint fingerprint) as
-        before those fields existed."""
-        out = dataclasses.asdict(self)
-        for name in _LATER_FIELDS:
-            if out[name] == _DEFAULTS[name]:
-                del out[name]
+        """The flat record of format 1 that every file stores (one key per setting, in a fixed
+        order; the image-only keys only when set)."""
+        out = {}
+        for key, (group, name) in FLAT_KEYS.items():
+            out[key] = getattr(self, name) if group is None else getattr(getattr(self, group), name)
+        for key in _LATER_KEYS:
+            if out[key] == _DEFAULT_RECORD[key]:
+                del out[key]
         return out
 
     def to_toml(self) -> str:
+        """:meth:`as_dict` as TOML text (what a distilled file's settings and a checkpoint's
+        fingerprint hold)."""
         return tomlio.dumps(self.as_dict())
 
+    def tables(self) -> dict[str, Any]:
+        """The config nested per concern, as a TOML file holds it (``tomlio.dumps`` writes it)."""
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in GROUPS}
+        for group in GROUPS:
+            out[group] = dataclasses.asdict(getattr(self, group))
+        return out
 
-#: Fields added after the first distilled-file version; written only when set.
-_LATER_FIELDS = ("dsa", "dsa_strategy")
-_DEFAULTS = {f.name: f.default for f in dataclasses.fields(DistillConfig)}
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> "DistillConfig":
+        """The config of a stored flat record (a file's ``settings.config``), or of nested tables."""
+        flat, tables = _split(dict(record), "the stored config")
+        return _apply_tables(cls().replace(**flat), tables, objective_tables=True)
 
 
-def _split_tables(data: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """(flat keys, tables named after an objective) of a parsed TOML document."""
+#: The defaults of :data:`_LATER_KEYS` (a record leaves them out).
+_DEFAULT_RECORD = {"dsa": AugmentSettings().dsa, "dsa_strategy": AugmentSettings().strategy}
+
+
+def _group_fields(group: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of ``group`` in ``values``: its own names, or the flat keys of format 1."""
+    own = {f.name for f in dataclasses.fields(GROUPS[group])}
+    out = {}
+    for key, value in values.items():
+        if key in own:
+            out[key] = value
+        elif key in FLAT_KEYS and FLAT_KEYS[key][0] == group:
+            out[FLAT_KEYS[key][1]] = value
+        else:
+            raise ValueError(f"unknown setting {key!r} in [{group}]; known: {', '.join(sorted(own))}")
+    return out
+
+
+def _split(data: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(keys outside tables, tables) of a parsed TOML document; refuses unknown tables."""
     tables = {key: value for key, value in data.items() if isinstance(value, dict)}
-    unknown = sorted(set(tables) - set(OBJECTIVES))
+    unknown = sorted(set(tables) - set(GROUPS) - set(_OBJECTIVE_TABLES))
     if unknown:
-        raise ValueError(f"{where}: a table must be named after an objective ({', '.join(OBJECTIVES)}), "
-                         f"not [{'], ['.join(unknown)}]")
+        raise ValueError(f"{where}: a table must be a group ({', '.join(GROUPS)}) or named after an objective "
+                         f"({', '.join(_OBJECTIVE_TABLES)}), not [{'], ['.join(unknown)}]")
     return {key: value for key, value in data.items() if key not in tables}, tables
 
 
+def _apply_tables(cfg: DistillConfig, tables: Mapping[str, Mapping[str, Any]], *,
+                  objective_tables: bool) -> DistillConfig:
+    """``cfg`` with the group tables, then (when asked) the table of its objective."""
+    groups = {table: values for table, values in tables.items() if table in GROUPS}
+    if groups:
+        cfg = cfg.replace(**groups)
+    if objective_tables and cfg.objective in tables:
+        cfg = cfg.replace(**tables[cfg.objective])
+    return cfg
+
+
 def read_config(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """A user TOML file: (flat keys, per-objective tables such as ``[tm]``), validated when
-    applied with :meth:`DistillConfig.replace`.
+    """A user TOML file: (keys outside tables, tables), validated when applied.
 
     Raises:
-        ValueError: a missing file, invalid TOML or a table not named after an objective
-            (the message names the file).
+        ValueError: a missing file, invalid TOML or an unknown table (the message names the file).
     """
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"config file {path}: not valid TOML ({exc})") from None
-    return _split_tables(data, f"config file {path}")
+    return _split(data, f"config file {path}")
 
 
 def load_config(path: str | Path, base: DistillConfig | None = None) -> DistillConfig:
-    """``base`` (or the dataclass defaults) overridden by the keys of a TOML file, then by
-    the file's table for the resulting objective (e.g. ``[tm]``)."""
+    """``base`` (or the beam defaults) overridden by a TOML file: its keys, its group tables,
+    then its table for the resulting objective (e.g. ``[tm]``)."""
     flat, tables = read_config(path)
-    cfg = (base or DistillConfig()).replace(**flat)
-    return cfg.replace(**tables.get(cfg.objective, {}))
+    return _apply_tables((base or DistillConfig()).replace(**flat), tables, objective_tables=True)
 
 
-def shipped_defaults(modality: Literal["beam", "image"] = "beam") -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """The shipped defaults of ``modality``: (flat settings, per-objective tables).
-
-    A table named after an objective (``[tm]`` in ``beam.toml``) holds the settings that
-    objective uses instead of the flat ones (trajectory matching on beam maps needs a
-    smaller image step than distribution matching).
-    """
+def shipped_defaults(modality: Modality = "beam") -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """What ``distill/defaults/<modality>.toml`` changes in the field defaults: (keys outside
+    tables, tables), e.g. the ``[tm]`` table of beam maps."""
     entry = resources.files("beamsim.distill") / "defaults" / f"{modality}.toml"
     if not entry.is_file():
         raise ValueError(f"no distill defaults for modality {modality!r}")
-    return _split_tables(tomllib.loads(entry.read_text()), f"{modality}.toml")
+    return _split(tomllib.loads(entry.read_text()), f"{modality}.toml")
 
 
-def default_config(modality: Literal["beam", "image"] = "beam", **overrides: Any) -> DistillConfig:
-    """The shipped defaults for ``modality`` and the objective's own table, then ``overrides``.
+def default_config(modality: Modality = "beam", **overrides: Any) -> DistillConfig:
+    """The defaults of ``modality`` and the objective's own table, then ``overrides``.
 
     The objective is ``overrides["objective"]`` when given, else the shipped one; its table
     (see :func:`shipped_defaults`) applies before ``overrides``, so an explicit value always wins.
 
-    >>> default_config("beam").objective, default_config("beam").lr_syn, default_config("beam", objective="dm").lr_syn
-    ('tm', 1.0, 10.0)
-    >>> default_config("beam", lr_syn=3.0).lr_syn
-    3.0
+    >>> default_config("beam").objective, default_config("beam").step.lr_syn
+    ('tm', 1.0)
+    >>> default_config("beam", objective="dm").step.lr_syn, default_config("beam", lr_syn=3.0).step.lr_syn
+    (10.0, 3.0)
     """
     flat, tables = shipped_defaults(modality)
     objective = overrides.get("objective") or flat.get("objective", DistillConfig.objective)
-    return DistillConfig().replace(**flat).replace(**tables.get(objective, {})).replace(**overrides)
+    cfg = _apply_tables(DistillConfig().replace(**{**flat, "objective": objective}), tables, objective_tables=True)
+    return cfg.replace(**overrides)
 
 
-def resolve_config(modality: Literal["beam", "image"] = "beam", path: str | Path | None = None,
-                   defaults: dict[str, Any] | None = None, **overrides: Any) -> DistillConfig:
-    """What ``beamsim distill`` runs: shipped defaults, the objective's shipped table,
-    ``defaults`` (e.g. a data set's model), the user file ``path`` (its flat keys, then its
-    table for the objective), then ``overrides`` (None values ignored). The objective is the first one given among ``overrides``, the
-    file and the shipped defaults, so ``--objective tm`` gets trajectory matching's own
-    defaults unless the file or an option sets them.
+def resolve_config(modality: Modality = "beam", path: str | Path | None = None,
+                   defaults: Mapping[str, Any] | None = None, **overrides: Any) -> DistillConfig:
+    """What ``beamsim distill`` runs: the shipped defaults with the objective's shipped table,
+    ``defaults`` (e.g. a data set's model), the user file ``path`` (its keys and group tables,
+    then its table for the objective), then ``overrides`` (None values ignored). The objective
+    is the first one given among ``overrides``, the file and the shipped defaults, so
+    ``--objective tm`` gets trajectory matching's own defaults unless the file or an option
+    sets them.
     """
     user, tables = read_config(path) if path is not None else ({}, {})
     objective = overrides.get("objective") or user.get("objective")
     base = default_config(modality, **{k: v for k, v in (defaults or {}).items() if v is not None},
                           **({"objective": objective} if objective else {}))
-    return base.replace(**user).replace(**tables.get(objective or base.objective, {})).replace(**overrides)
+    cfg = _apply_tables(base.replace(**user), tables, objective_tables=False)
+    return cfg.replace(**tables.get(objective or base.objective, {})).replace(**overrides)
