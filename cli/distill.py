@@ -98,10 +98,6 @@ def distill_cmd(
     cfg = resolve_config(modality, config, defaults, **overrides)
     if cfg.objective == "none":
         cfg = cfg.replace(iterations=0)
-    from beamsim.models import list_models
-
-    if cfg.model not in list_models():
-        raise ValueError(f"unknown model {cfg.model!r}; known models: {', '.join(list_models())}")
     dev = resolve_device(device)
     if spec is not None:
         from beamsim.distill.data.spec import load_image_data
@@ -146,7 +142,7 @@ def distill_cmd(
     quadd, described, out = run.quadd, run.described, run.path
     doc = {
         "path": str(out), "dataset": dataset, "model": cfg.model,
-        "objective": cfg.objective, "quantizer": cfg.quantizer, "bits": cfg.bits, "spc": cfg.spc, "init": cfg.init,
+        "objective": cfg.objective, "quantizer": cfg.quantizer.name, "bits": cfg.quantizer.bits, "spc": cfg.spc, "init": cfg.init,
         "replacement": cfg.replacement, "iterations": cfg.iterations,
         **({"encoding": encoding} if not image else {"zca": spec.zca, "image_size": spec.image_size}),
         "samples": int(quadd.labels_.numel()),

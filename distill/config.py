@@ -44,17 +44,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from beamsim import tomlio
-from beamsim.distill.settings import (AugmentSettings, ExpertSettings, MatchingSettings, QuantizerSettings,
-                                      StepSettings, TrajectorySettings, ValidationSettings, need)
+from beamsim.distill.objectives.registry import objective_names
+from beamsim.distill.settings import (DEFAULT_MODEL, AugmentSettings, ExpertPoolSettings, MatchingSettings,
+                                      QuantizerSettings, StepSettings, TrajectorySettings, ValidationSettings, need)
 
 __all__ = ["DistillConfig", "default_config", "load_config", "read_config", "resolve_config", "shipped_defaults",
-           "objective_names", "FLAT_KEYS"]
+           "FLAT_KEYS"]
 
 Modality = Literal["beam", "image"]
 
 #: group name -> its settings class.
 GROUPS: dict[str, type] = {"quantizer": QuantizerSettings, "step": StepSettings, "matching": MatchingSettings,
-                           "trajectory": TrajectorySettings, "experts": ExpertSettings, "validation": ValidationSettings,
+                           "trajectory": TrajectorySettings, "experts": ExpertPoolSettings, "validation": ValidationSettings,
                            "augment": AugmentSettings}
 #: The flat key of every setting (the record of format 1 and the 0.1 config files), in the
 #: record's order -> (group or None for the run-wide fields, field name).
@@ -82,11 +83,6 @@ FLAT_KEYS: dict[str, tuple[str | None, str]] = {
 _LATER_KEYS = ("dsa", "dsa_strategy")
 #: The tables an objective may have in a TOML file (see the module docstring).
 _OBJECTIVE_TABLES = ("tm", "dm", "dc")
-
-
-def objective_names() -> tuple[str, ...]:
-    """The registered objectives and ``none`` (no loop: the initial selection is the result)."""
-    return ("tm", "dm", "dc", "none")
 
 
 def _known(kind: str, name: str, known: tuple[str, ...] | list[str]) -> None:
@@ -118,7 +114,7 @@ class DistillConfig:
     spc: int = 50
     init: str = "real"
     replacement: bool = False
-    model: str = "beamcnn"
+    model: str = DEFAULT_MODEL
     iterations: int = 300
     keep_constant: bool = True
     clamp: bool = True
@@ -128,7 +124,7 @@ class DistillConfig:
     step: StepSettings = field(default_factory=StepSettings)
     matching: MatchingSettings = field(default_factory=MatchingSettings)
     trajectory: TrajectorySettings = field(default_factory=TrajectorySettings)
-    experts: ExpertSettings = field(default_factory=ExpertSettings)
+    experts: ExpertPoolSettings = field(default_factory=ExpertPoolSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
@@ -153,8 +149,10 @@ class DistillConfig:
 
     @property
     def quantized_in_loop(self) -> bool:
-        """True when the quantizer sits inside the distillation loop."""
-        return self.quantizer.name in ("apot", "uniform", "fsq")
+        """True when the quantizer sits inside the distillation loop (its class's ``in_loop``)."""
+        from beamsim.distill.quant import quantizer_class
+
+        return self.quantizer.name != "none" and quantizer_class(self.quantizer.name).in_loop
 
     # ------------------------------------------------------------------ changes
     def replace(self, **changes: Any) -> "DistillConfig":

@@ -35,7 +35,7 @@ def set_name(cfg: DistillConfig, *, per_class: Literal["spc", "ipc"] = "spc") ->
         per_class: the name of samples per class in the file name (``ipc``, images per
             class, for image sets).
     """
-    quant = "f32" if cfg.quantizer == "none" else f"{cfg.quantizer}{cfg.bits}"
+    quant = "f32" if cfg.quantizer.name == "none" else f"{cfg.quantizer.name}{cfg.quantizer.bits}"
     repl = "-repl" if cfg.replacement else ""
     return f"{cfg.objective}-{quant}-{per_class}{cfg.spc}-{cfg.init}{repl}"
 

@@ -199,8 +199,8 @@ class QuADD:
         syn = nn.Parameter(x_syn.clone())
         quantizer = loop_quantizer(cfg, syn, seed=self.seed, device=self._device)
         project = self._projection(syn, quantizer, constant, bounds)
-        opt_syn = torch.optim.SGD([syn], lr=cfg.lr_syn, momentum=cfg.momentum_syn)
-        opt_alpha = threshold_optimizer(quantizer, cfg.lr_alpha)
+        opt_syn = torch.optim.SGD([syn], lr=cfg.step.lr_syn, momentum=cfg.step.momentum_syn)
+        opt_alpha = threshold_optimizer(quantizer, cfg.quantizer.lr_alpha)
         alpha0 = thresholds(quantizer)
         objective = self._objective(x, y, nets) if cfg.iterations > 0 else None
         run = RunState(run_fingerprint(cfg, self.seed, self._key), syn, opt_syn, gen, quantizer, opt_alpha, objective)
@@ -213,7 +213,7 @@ class QuADD:
             record.update(threshold_stats(quantizer, alpha0))
             run.history.append(record)
             run.iteration = done = it + 1
-            if validator.enabled and _due(done, cfg.val_every, cfg.iterations):
+            if validator.enabled and _due(done, cfg.validation.every, cfg.iterations):
                 self._validate(run, validator, y_syn, record)
             if self.checkpoint_path is not None and cfg.checkpoint_every and _due(done, cfg.checkpoint_every,
                                                                                   cfg.iterations):
@@ -240,8 +240,8 @@ class QuADD:
         objective.zero_grad()
         loss.backward()
         grad_norm = float(syn.grad.norm()) if syn.grad is not None else 0.0
-        if self.config.clip_grad > 0 and syn.grad is not None:
-            torch.nn.utils.clip_grad_norm_([syn], self.config.clip_grad)
+        if self.config.step.clip_grad > 0 and syn.grad is not None:
+            torch.nn.utils.clip_grad_norm_([syn], self.config.step.clip_grad)
         run.opt_syn.step()
         if run.opt_alpha is not None:
             run.opt_alpha.step()
@@ -299,28 +299,28 @@ class QuADD:
         return Networks(self.config.model, self.input_shape_, self.num_classes_, self._device)
 
     def _dsa(self) -> "DSA | None":
-        """DSA for image runs (``config.dsa``), else None (beam maps are never augmented)."""
-        if not self.config.dsa:
+        """DSA for image runs (``config.augment.dsa``), else None (beam maps are never augmented)."""
+        if not self.config.augment.dsa:
             return None
         from beamsim.distill.data.augment import DSA
 
-        return DSA(strategy=self.config.dsa_strategy)
+        return DSA(strategy=self.config.augment.strategy)
 
     def _holdout(self, x_all: torch.Tensor, y_all: torch.Tensor, gen: torch.Generator,
                  nets: Networks) -> tuple[torch.Tensor, torch.Tensor, Validator]:
         """(x, y) to distil from, on the device, and the validator of the held-out rest."""
         cfg = self.config
-        if cfg.val_fraction > 0 and cfg.objective != NO_OBJECTIVE:
-            tr_idx, val_idx = stratified_holdout(y_all, self.num_classes_, cfg.val_fraction, gen)
+        if cfg.validation.fraction > 0 and cfg.objective != NO_OBJECTIVE:
+            tr_idx, val_idx = stratified_holdout(y_all, self.num_classes_, cfg.validation.fraction, gen)
         else:
             tr_idx, val_idx = torch.arange(len(y_all)), torch.arange(0)
         dev = self._device
-        validator = Validator(x_all[val_idx].to(dev), y_all[val_idx].to(dev), nets, epochs=cfg.val_epochs,
+        validator = Validator(x_all[val_idx].to(dev), y_all[val_idx].to(dev), nets, epochs=cfg.validation.epochs,
                               seed=self.seed, dsa=self._dsa(), device=dev)
         return x_all[tr_idx].to(dev), y_all[tr_idx].to(dev), validator
 
     def _experts(self, x: torch.Tensor, y: torch.Tensor, num: int | None = None) -> list[torch.Tensor]:
-        """The run's expert trajectories (``num`` of them; default ``config.num_experts``), cached."""
+        """The run's expert trajectories (``num`` of them; default ``config.experts.num``), cached."""
         settings = ExpertSettings.from_config(self.config, num_experts=num)
         cache = Path(self.cache_dir) if self.cache_dir is not None else default_cache_dir()
         start = time.perf_counter()
@@ -342,7 +342,7 @@ class QuADD:
         t0 = time.perf_counter()
         x_syn, y_syn, counts, source_index = initialize(
             x, y, self.num_classes_, cfg.spc, cfg.init, replacement=cfg.replacement, generator=gen, model=model,
-            bits=min(cfg.bits, 8), graphcut_lambda=cfg.graphcut_lambda, device=self._device)
+            bits=min(cfg.quantizer.bits, 8), graphcut_lambda=cfg.graphcut_lambda, device=self._device)
         self.timings_["init_s"] = time.perf_counter() - t0
         self.labels_, self.counts_, self.source_index_ = y_syn.to(self._device), counts, source_index
         return x_syn.to(self._device), self.labels_

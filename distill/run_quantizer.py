@@ -1,19 +1,19 @@
 """The quantizer of a distillation run: which one, when, with which settings, and its thresholds.
 
-A run's ``config.quantizer`` is either in the loop (``config.quantized_in_loop``: the loss sees
+A run's quantizer (``config.quantizer.name``) is either in the loop (``config.quantized_in_loop``: the loss sees
 Q(S) every iteration and the thresholds learn with Adam), applied once to the kept set after
 the loop (a registered quantizer that is not in the loop: ``ptq``), or ``none``.
 
-The settings a quantizer gets are the fields of the run's config that its own config class
-also has (:func:`quantizer_settings`): the registry's ``config_class`` says which, so no
-quantizer is special-cased by name. The config's threshold settings (``granularity``,
+The settings a quantizer gets are the fields of the run's ``[quantizer]`` group that its own
+config class also has (:func:`quantizer_settings`): the registry's ``config_class`` says which,
+so no quantizer is special-cased by name. The group's threshold settings (``granularity``,
 ``percentile``, ``normalize``) are those of the in-loop quantizer; the quantizer applied after
 the loop gets its bit width only and keeps its own defaults (``ptq``: one range per tensor).
 
 >>> from beamsim.distill.config import DistillConfig
->>> quantizer_settings(DistillConfig(quantizer="apot", bits=4), "apot")
+>>> quantizer_settings(DistillConfig().replace(quantizer="apot", bits=4), "apot")
 {'bits': 4, 'granularity': 'feature', 'normalize': False, 'percentile': 99.5}
->>> quantizer_settings(DistillConfig(quantizer="fsq", bits=4), "fsq")
+>>> quantizer_settings(DistillConfig().replace(quantizer="fsq", bits=4), "fsq")
 {'bits': 4}
 """
 
@@ -38,10 +38,10 @@ MIN_ALPHA = 1e-6
 
 
 def quantizer_settings(config: "DistillConfig", name: str) -> dict[str, Any]:
-    """The fields of ``config`` that quantizer ``name``'s config class also has, by name (sorted)."""
+    """The fields of ``config.quantizer`` that quantizer ``name``'s config class also has, by name (sorted)."""
     own = {f.name for f in dataclasses.fields(quantizer_class(name).config_class)}
-    shared = own & {f.name for f in dataclasses.fields(config)}
-    return {field: getattr(config, field) for field in sorted(shared)}
+    shared = own & {f.name for f in dataclasses.fields(config.quantizer)}
+    return {field: getattr(config.quantizer, field) for field in sorted(shared)}
 
 
 def loop_quantizer(config: "DistillConfig", x_init: torch.Tensor, *, seed: int,
@@ -53,8 +53,8 @@ def loop_quantizer(config: "DistillConfig", x_init: torch.Tensor, *, seed: int,
     if not config.quantized_in_loop:
         return None
     generator = torch.Generator(device="cpu").manual_seed(derive_seed(seed, "quantizer"))
-    quantizer = build_quantizer(config.quantizer, generator=generator,
-                                **quantizer_settings(config, config.quantizer)).to(device)
+    name = config.quantizer.name
+    quantizer = build_quantizer(name, generator=generator, **quantizer_settings(config, name)).to(device)
     quantizer.initialize(x_init.detach())
     return quantizer
 
@@ -62,9 +62,9 @@ def loop_quantizer(config: "DistillConfig", x_init: torch.Tensor, *, seed: int,
 def final_quantizer(config: "DistillConfig", raw: torch.Tensor, *, device: torch.device) -> Quantizer | None:
     """The quantizer applied once to the kept set ``raw`` after the loop (``ptq``), fitted to
     it; None when the quantizer was in the loop or there is none."""
-    if config.quantized_in_loop or config.quantizer not in quantizer_names():
+    if config.quantized_in_loop or config.quantizer.name not in quantizer_names():
         return None
-    quantizer = build_quantizer(config.quantizer, bits=config.bits).to(device)
+    quantizer = build_quantizer(config.quantizer.name, bits=config.quantizer.bits).to(device)
     quantizer.initialize(raw)
     return quantizer
 

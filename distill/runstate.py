@@ -77,8 +77,8 @@ def run_fingerprint(config: "DistillConfig", seed: int, key: str) -> str:
     from beamsim.distill.quant import quantizer_class
 
     text = config.replace(iterations=1, checkpoint_every=1).to_toml() + f"seed={seed};data={key}"
-    if config.quantized_in_loop and quantizer_class(config.quantizer).version != 1:
-        text += f";quantizer_version={quantizer_class(config.quantizer).version}"
+    if config.quantized_in_loop and quantizer_class(config.quantizer.name).version != 1:
+        text += f";quantizer_version={quantizer_class(config.quantizer.name).version}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -13,8 +13,11 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["QuantizerSettings", "StepSettings", "MatchingSettings", "TrajectorySettings", "ExpertSettings",
-           "ValidationSettings", "AugmentSettings", "need"]
+__all__ = ["QuantizerSettings", "StepSettings", "MatchingSettings", "TrajectorySettings", "ExpertPoolSettings",
+           "ValidationSettings", "AugmentSettings", "need", "DEFAULT_MODEL"]
+
+#: The network of the objective (and of the experts) unless a run names another.
+DEFAULT_MODEL = "beamcnn"
 
 Granularity = Literal["feature", "channel", "tensor"]
 
@@ -133,8 +136,9 @@ class TrajectorySettings:
 
 
 @dataclass(frozen=True)
-class ExpertSettings:
-    """The experts of trajectory matching (``[experts]``).
+class ExpertPoolSettings:
+    """The experts of trajectory matching (``[experts]``; :class:`beamsim.distill.experts.ExpertSettings`
+    is the full training recipe built from it).
 
     Attributes:
         num: independent networks; epochs: epochs each trains (the trajectory has epochs + 1 rows);

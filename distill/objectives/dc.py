@@ -40,8 +40,8 @@ class GradientMatching(Objective):
 
     def __init__(self, config: "DistillConfig", context: ObjectiveContext) -> None:
         super().__init__(config, context)
-        self.real_per_class = int(config.real_per_class)
-        self.inner_steps = int(config.dc_inner_steps)
+        self.real_per_class = int(config.matching.real_per_class)
+        self.inner_steps = int(config.matching.dc_inner_steps)
 
     def loss(self, iteration: int, x_q: torch.Tensor, y_syn: torch.Tensor,
              generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:

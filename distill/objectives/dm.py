@@ -32,7 +32,7 @@ class DistributionMatching(Objective):
 
     def __init__(self, config: "DistillConfig", context: ObjectiveContext) -> None:
         super().__init__(config, context)
-        self.real_per_class = int(config.real_per_class)
+        self.real_per_class = int(config.matching.real_per_class)
 
     def loss(self, iteration: int, x_q: torch.Tensor, y_syn: torch.Tensor,
              generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:

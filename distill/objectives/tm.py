@@ -46,14 +46,15 @@ class TrajectoryMatching(Objective):
     def __init__(self, config: "DistillConfig", context: ObjectiveContext) -> None:
         super().__init__(config, context)
         self.iterations = int(config.iterations)
-        self.min_start_epoch = int(config.min_start_epoch)
-        self.max_start_epoch = int(config.max_start_epoch)
-        self.initial_max_start_epoch = int(config.initial_max_start_epoch)
-        self.expert_epochs = int(config.expert_epochs)
-        self.syn_steps = int(config.syn_steps)
-        self.batch_syn = int(config.batch_syn)
-        self.syn_lr = torch.tensor(config.syn_lr_init, device=context.device, requires_grad=True)
-        self.opt_lr = torch.optim.SGD([self.syn_lr], lr=config.lr_lr, momentum=0.5) if config.lr_lr > 0 else None
+        tm = config.trajectory
+        self.min_start_epoch = int(tm.min_start_epoch)
+        self.max_start_epoch = int(tm.max_start_epoch)
+        self.initial_max_start_epoch = int(tm.initial_max_start_epoch)
+        self.expert_epochs = int(tm.expert_epochs)
+        self.syn_steps = int(tm.syn_steps)
+        self.batch_syn = int(tm.batch_syn)
+        self.syn_lr = torch.tensor(tm.syn_lr_init, device=context.device, requires_grad=True)
+        self.opt_lr = torch.optim.SGD([self.syn_lr], lr=tm.lr_lr, momentum=0.5) if tm.lr_lr > 0 else None
         self.experts = context.experts()
         self.student = context.networks.build()
 

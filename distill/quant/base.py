@@ -69,6 +69,8 @@ class Quantizer(nn.Module):
     #: True when ``forward`` takes a latent rather than data: :meth:`to_latent` maps data to
     #: it, and a distillation optimises the latent (FSQ's tanh bound).
     latent_input: ClassVar[bool] = False
+    #: Sits inside the distillation loop (False: applied once to the finished set, ``ptq``).
+    in_loop: ClassVar[bool] = True
     config_class: ClassVar[type[QuantizerConfig]] = QuantizerConfig
 
     def __init__(self, config: QuantizerConfig | None = None, *, generator: torch.Generator | None = None,

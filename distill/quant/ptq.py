@@ -54,6 +54,8 @@ class PostTrainingQuantizer(Quantizer):
         [[0.0, 0.0, 3.0]]
     """
 
+    in_loop = False
+
     config_class = PTQConfig
     config: PTQConfig
 

@@ -174,7 +174,8 @@ def tiny_image_config(**kw) -> DistillConfig:
 
 def test_image_defaults():
     cfg = default_config("image")
-    assert (cfg.objective, cfg.quantizer, cfg.bits, cfg.granularity, cfg.normalize, cfg.model, cfg.dsa) == \
+    q = cfg.quantizer
+    assert (cfg.objective, q.name, q.bits, q.granularity, q.normalize, cfg.model, cfg.augment.dsa) == \
         ("dm", "apot", 3, "channel", True, "convnet3", True)
     assert "dsa" not in default_config("beam").to_toml()  # beam configs are written as before
     assert "dsa = true" in cfg.to_toml()

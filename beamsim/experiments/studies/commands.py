@@ -49,9 +49,9 @@ def distill_command(settings: StudySettings, cfg: DistillConfig, config_file: Pa
     """
     s = settings
     parts = ["beamsim distill", f"--data {quote(s.data)}", f"--config {quote(config_file)}", f"--spc {cfg.spc}"]
-    if cfg.quantizer != "none":
-        parts.append(f"--bits {cfg.bits}")
-    parts += [f"--objective {cfg.objective}", f"--quantizer {cfg.quantizer}", f"--init {cfg.init}",
+    if cfg.quantizer.name != "none":
+        parts.append(f"--bits {cfg.quantizer.bits}")
+    parts += [f"--objective {cfg.objective}", f"--quantizer {cfg.quantizer.name}", f"--init {cfg.init}",
               "--replacement" if cfg.replacement else "--no-replacement", f"--iterations {cfg.iterations}",
               f"--encoding {s.encoding}", f"--seed {s.seed}"]
     if s.cache_dir is not None:

@@ -121,7 +121,7 @@ def imbalance_study(settings: StudySettings, *, spc: int = 50, bits: Sequence[in
     records = run_points(ctx, points)
     rows = [flat_row(r) for r in records]
     cfg = settings.distill_config(spc=spc)
-    holdout = cfg.val_fraction if cfg.objective != "none" else 0.0
+    holdout = cfg.validation.fraction if cfg.objective != "none" else 0.0
     shortage = class_shortage(ctx.class_counts, spc, holdout)
     objective = cfg.objective
     message = (f"{shortage['classes_short']} of {shortage['classes']} classes have fewer than {spc} training samples "

@@ -165,8 +165,8 @@ class DistillSource(TrainingSource):
 
         cfg = self.config(ctx)
         out = {"kind": self.kind, "config": cfg.as_dict(), "seed": ctx.settings.seed}
-        if cfg.quantizer != "none" and quantizer_class(cfg.quantizer).version != 1:
-            out["quantizer_version"] = quantizer_class(cfg.quantizer).version  # its older points re-run
+        if cfg.quantizer.name != "none" and quantizer_class(cfg.quantizer.name).version != 1:
+            out["quantizer_version"] = quantizer_class(cfg.quantizer.name).version  # its older points re-run
         return out
 
     def slug(self, ctx: StudyContext) -> str:
