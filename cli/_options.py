@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 __all__ = ["DeviceOpt", "SeedOpt", "JsonOpt", "DebugOpt", "OptionalPath", "value", "Mask", "Split", "Encoding",
-           "Objective", "StudyObjective", "QuantizerName", "InitName", "DatasetName"]
+           "Objective", "StudyObjective", "QuantizerName", "GridQuantizer", "InitName", "DatasetName"]
 
 
 class Mask(StrEnum):
@@ -64,6 +64,15 @@ class QuantizerName(StrEnum):
     fsq = "fsq"
     ptq = "ptq"
     none = "none"
+
+
+class GridQuantizer(StrEnum):
+    """``beamsim study --quantizer``: the quantizer of a grid of quantized sets."""
+
+    apot = "apot"
+    uniform = "uniform"
+    fsq = "fsq"
+    ptq = "ptq"
 
 
 class InitName(StrEnum):

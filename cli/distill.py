@@ -14,35 +14,33 @@ from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
+from beamsim.cli._options import (DatasetName, DeviceOpt, Encoding, InitName, JsonOpt, Objective, QuantizerName,
+                                  SeedOpt, value)
 from beamsim.cli._output import print_json, print_table, stderr
 
-__all__ = ["distill_cmd", "DATASET_CHOICES"]
+__all__ = ["distill_cmd"]
 
 #: This file's commands (joined on the root app in :mod:`beamsim.cli.main`).
 app = typer.Typer()
-
-#: ``--dataset`` values: ``beam`` (a file written by ``beamsim generate``) or an image set.
-DATASET_CHOICES = ("beam", "digits", "cifar10", "cifar100", "imagefolder")
 
 
 @app.command("distill")
 def distill_cmd(
     data: Annotated[Optional[Path], typer.Option("--data", help="Beam data set written by `beamsim generate` (default: data/umi.h5).")] = None,
-    dataset: Annotated[str, typer.Option("--dataset", help="beam (--data) | digits | cifar10 | cifar100 | imagefolder (--data-root).")] = "beam",
+    dataset: Annotated[DatasetName, typer.Option("--dataset", help="A beam data set (--data) or an image set (--data-root).")] = DatasetName.beam,
     data_root: Annotated[Optional[Path], typer.Option("--data-root", help="Image folder: CIFAR 'python version' folders, or DIR/train/<class>/, DIR/val/<class>/.")] = None,
     image_size: Annotated[Optional[int], typer.Option("--image-size", help="Side of the images (imagefolder; default 128).")] = None,
     zca: Annotated[Optional[bool], typer.Option("--zca/--no-zca", help="ZCA whitening of images (default: on for cifar/imagefolder, off for digits).")] = None,
     spc: Annotated[Optional[int], typer.Option("--spc", "--ipc", help="Synthetic samples (images) per class.")] = None,
     model: Annotated[Optional[str], typer.Option("--model", help="Network of the objective (default: beamcnn; convnet3 for images up to 64 px, convnet5 above).")] = None,
     bits: Annotated[Optional[int], typer.Option("--bits", help="Bits per element, 1..8 (32 with --quantizer none).")] = None,
-    objective: Annotated[Optional[str], typer.Option("--objective", help="tm | dm | dc | none (default: tm for beam data, dm for images).")] = None,
-    quantizer: Annotated[Optional[str], typer.Option("--quantizer", help="apot | uniform | fsq | ptq | none.")] = None,
-    init: Annotated[Optional[str], typer.Option("--init", help="real | quant-graphcut | noise | herding | kcenter.")] = None,
+    objective: Annotated[Optional[Objective], typer.Option("--objective", help="Distillation objective, or none for a coreset (default: tm for beam data, dm for images).")] = None,
+    quantizer: Annotated[Optional[QuantizerName], typer.Option("--quantizer", help="In the loop (apot, uniform, fsq), once at the end (ptq) or float32 (none).")] = None,
+    init: Annotated[Optional[InitName], typer.Option("--init", help="How the synthetic set starts.")] = None,
     replacement: Annotated[Optional[bool], typer.Option("--replacement/--no-replacement",
                                                         help="Repeat samples of classes with fewer than spc.")] = None,
     iterations: Annotated[Optional[int], typer.Option("--iterations", help="Distillation iterations.")] = None,
-    encoding: Annotated[Optional[str], typer.Option("--encoding", help="Beam-map input encoding: attenuation | relative (default: attenuation).")] = None,
+    encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help="Beam-map input encoding (default: attenuation).")] = None,
     experts: Annotated[Optional[int], typer.Option("--experts", help="Expert trajectories (tm).")] = None,
     expert_epochs: Annotated[Optional[int], typer.Option("--expert-epochs", help="Epochs each expert trains (tm).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding distill defaults.")] = None,
@@ -63,8 +61,8 @@ def distill_cmd(
     from beamsim.distill.provenance import Provenance
     from beamsim.fileio import check_writable
 
-    if dataset not in DATASET_CHOICES:
-        raise ValueError(f"unknown --dataset {dataset!r}: use one of {', '.join(DATASET_CHOICES)}")
+    dataset, objective, quantizer, init = value(dataset), value(objective), value(quantizer), value(init)
+    encoding = value(encoding)
     image = dataset != "beam"
     if image:
         for given, flag in ((data, "--data"), (encoding, "--encoding")):
@@ -75,8 +73,6 @@ def distill_cmd(
             if given is not None:
                 raise ValueError(f"{flag} applies to image sets (--dataset digits|cifar10|cifar100|imagefolder)")
         encoding = encoding if encoding is not None else "attenuation"
-        if encoding not in ("attenuation", "relative"):
-            raise ValueError(f"unknown encoding {encoding!r}: use attenuation or relative")
         data = data if data is not None else Path("data/umi.h5")
     if eval_runs < 0:
         raise ValueError("--eval-runs must be >= 0")

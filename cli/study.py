@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
+from beamsim.cli._options import DeviceOpt, Encoding, GridQuantizer, JsonOpt, SeedOpt, StudyObjective, value
 from beamsim.cli._output import print_json, print_table, stderr, stdout
 
 __all__ = ["app"]
@@ -26,12 +26,12 @@ DataOpt = Annotated[Path, typer.Option("--data", help="Beam data set written by 
 OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Output folder (default: runs/study-<name>).")]
 RunsOpt = Annotated[int, typer.Option("--runs", help="Evaluation runs per point (mean ± std).")]
 IterationsOpt = Annotated[Optional[int], typer.Option("--iterations", help="Distillation iterations (default: the distill config's).")]
-ObjectiveOpt = Annotated[Optional[str], typer.Option("--objective", help="Distillation objective: tm | dm | dc (default: the distill config's).")]
+ObjectiveOpt = Annotated[Optional[StudyObjective], typer.Option("--objective", help="Distillation objective (default: the distill config's).")]
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Evaluation epochs (default: by training-set size).")]
-EncodingOpt = Annotated[str, typer.Option("--encoding", help="Beam-map input encoding: attenuation | relative.")]
+EncodingOpt = Annotated[Encoding, typer.Option("--encoding", help="Beam-map input encoding.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding the distill defaults.")]
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Expert cache (default: ~/.cache/beamsim/experts).")]
-QuantizerOpt = Annotated[str, typer.Option("--quantizer", help="Quantizer of the grid: apot | uniform | fsq | ptq.")]
+QuantizerOpt = Annotated[GridQuantizer, typer.Option("--quantizer", help="Quantizer of the grid.")]
 
 
 def _settings(name: str, data: Path, out: Path | None, runs: int, iterations: int | None, objective: str | None,
@@ -40,6 +40,7 @@ def _settings(name: str, data: Path, out: Path | None, runs: int, iterations: in
     from beamsim.distill.config import resolve_config
     from beamsim.experiments.studies.settings import StudySettings
 
+    objective, encoding = value(objective), value(encoding)
     base = resolve_config("beam", config, objective=objective) if config is not None else None
     return StudySettings(data=data, out=out if out is not None else Path("runs") / f"study-{name}", runs=runs,
                          epochs=epochs, iterations=iterations, objective=objective, encoding=encoding, config=base,
@@ -88,14 +89,14 @@ def rate_distortion_cmd(
     spc: Annotated[str, typer.Option("--spc", help="Samples per class, comma-separated.")] = "10,50",
     bits: Annotated[str, typer.Option("--bits", help="Bits per element (1..8), comma-separated.")] = "2,3,4,6,8",
     include_full: Annotated[bool, typer.Option("--include-full", help="Also evaluate the full training split at 32 bits and quantized to 8 (reference lines).")] = False,
-    quantizer: QuantizerOpt = "apot",
+    quantizer: QuantizerOpt = GridQuantizer.apot,
     data: DataOpt = Path("data/umi.h5"),
     out: OutOpt = None,
     runs: RunsOpt = 3,
     iterations: IterationsOpt = None,
     objective: ObjectiveOpt = None,
     epochs: EpochsOpt = None,
-    encoding: EncodingOpt = "attenuation",
+    encoding: EncodingOpt = Encoding.attenuation,
     config: ConfigOpt = None,
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,
@@ -109,7 +110,7 @@ def rate_distortion_cmd(
     spcs, bit_list = parse_int_list(spc, "--spc", 1), parse_int_list(bits, "--bits", 1, 8)
     settings = _settings("rate-distortion", data, out, runs, iterations, objective, epochs, encoding, config,
                          cache_dir, seed, device)
-    result = rate_distortion_study(settings, spc=spcs, bits=bit_list, quantizer=quantizer, include_full=include_full,
+    result = rate_distortion_study(settings, spc=spcs, bits=bit_list, quantizer=value(quantizer), include_full=include_full,
                                    progress=_progress)
     columns = [("point", lambda r: r["name"]), ("spc", lambda r: r["spc"] if r["spc"] is not None else "all"),
                ("bits", lambda r: r["bits"]), ("samples", lambda r: f"{r['num_samples']:,}"),
@@ -129,14 +130,14 @@ def rate_distortion_cmd(
 def imbalance_cmd(
     spc: Annotated[int, typer.Option("--spc", help="Samples per class.")] = 50,
     bits: Annotated[str, typer.Option("--bits", help="Bits per element (1..8), comma-separated.")] = "4,6,8",
-    quantizer: QuantizerOpt = "apot",
+    quantizer: QuantizerOpt = GridQuantizer.apot,
     data: DataOpt = Path("data/umi.h5"),
     out: OutOpt = None,
     runs: RunsOpt = 3,
     iterations: IterationsOpt = None,
     objective: ObjectiveOpt = None,
     epochs: EpochsOpt = None,
-    encoding: EncodingOpt = "attenuation",
+    encoding: EncodingOpt = Encoding.attenuation,
     config: ConfigOpt = None,
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,
@@ -152,7 +153,7 @@ def imbalance_cmd(
     bit_list = parse_int_list(bits, "--bits", 1, 8)
     settings = _settings("imbalance", data, out, runs, iterations, objective, epochs, encoding, config, cache_dir,
                          seed, device)
-    result = imbalance_study(settings, spc=spc, bits=bit_list, quantizer=quantizer, progress=_progress)
+    result = imbalance_study(settings, spc=spc, bits=bit_list, quantizer=value(quantizer), progress=_progress)
     columns = [("bits", lambda r: r["bits"]), ("replacement", lambda r: "with" if r["replacement"] else "without"),
                ("samples", lambda r: f"{r['num_samples']:,}"), ("payload", lambda r: _bits(r["payload_bits"])),
                _TOP1, _TOP3, _F1, _CACHED]
@@ -172,7 +173,7 @@ def baselines_cmd(
     iterations: IterationsOpt = None,
     objective: ObjectiveOpt = None,
     epochs: EpochsOpt = None,
-    encoding: EncodingOpt = "attenuation",
+    encoding: EncodingOpt = Encoding.attenuation,
     config: ConfigOpt = None,
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,

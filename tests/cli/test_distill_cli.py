@@ -52,7 +52,7 @@ def test_history_has_one_row_per_iteration_with_the_student_step(tmp_path, tiny_
         rows = list(csv.DictReader(fh))
     assert [int(row["iteration"]) for row in rows] == [1, 2]
     # --objective tm took trajectory matching's own shipped step (the tiny file does not set one)
-    assert tomllib.loads(str(read(out).attrs["settings"]))["config"]["lr_syn"] == default_config("beam", objective="tm").lr_syn
+    assert tomllib.loads(str(read(out).attrs["settings"]))["config"]["lr_syn"] == default_config("beam", objective="tm").step.lr_syn
     for key in ("loss", "grad_norm", "syn_lr", "seconds"):
         assert all(float(row[key]) >= 0 for row in rows), key
 
@@ -68,10 +68,10 @@ def test_coreset_and_float_output(tmp_path, tiny_dataset):
     (["--bits", "9"], "out of range"),
     (["--bits", "32"], "out of range"),
     (["--spc", "0"], "--spc"),
-    (["--objective", "magic"], "unknown objective"),
-    (["--quantizer", "zip"], "unknown quantizer"),
-    (["--init", "random"], "unknown init"),
-    (["--encoding", "loud"], "unknown encoding"),
+    (["--objective", "magic"], "'--objective': Value error, 'magic' is not one of 'tm', 'dm', 'dc', 'none'"),
+    (["--quantizer", "zip"], "'--quantizer': Value error, 'zip' is not one of"),
+    (["--init", "random"], "'--init': Value error, 'random' is not one of"),
+    (["--encoding", "loud"], "'--encoding': Value error, 'loud' is not one of 'attenuation', 'relative'"),
 ])
 def test_bad_options(tiny_dataset, args, fragment, tmp_path):
     r = run("distill", "--data", tiny_dataset, "--out", tmp_path / "x.h5", *args)
@@ -229,7 +229,7 @@ def test_distill_cifar10_from_a_python_version_folder(tmp_path, image_config):
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--dataset", "mnist"], "unknown --dataset 'mnist'"),
+    (["--dataset", "mnist"], "'--dataset': Value error, 'mnist' is not one of"),
     (["--dataset", "cifar10"], "needs --data-root DIR with DIR/cifar-10-batches-py/"),
     (["--dataset", "cifar100", "--data-root", "{tmp}"], "expected DIR/cifar-100-python/{train, test, meta}"),
     (["--dataset", "imagefolder", "--data-root", "{tmp}/none"], "expected DIR/train/<class>"),

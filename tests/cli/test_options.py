@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from beamsim.cli._options import DatasetName, Encoding, InitName, Mask, Objective, QuantizerName, Split, StudyObjective
+from beamsim.cli._options import (DatasetName, Encoding, GridQuantizer, InitName, Mask, Objective, QuantizerName, Split,
+                                  StudyObjective)
 
 
 def _values(enum) -> set[str]:
@@ -12,13 +13,15 @@ def _values(enum) -> set[str]:
 
 
 def test_objectives_quantizers_and_inits_are_the_registered_ones():
-    from beamsim.distill.config import INITS, OBJECTIVES
+    from beamsim.distill.init import init_methods
+    from beamsim.distill.objectives import objective_names
     from beamsim.distill.quant import quantizer_names
 
-    assert _values(Objective) == set(OBJECTIVES)
-    assert _values(StudyObjective) == set(OBJECTIVES) - {"none"}
+    assert _values(Objective) == set(objective_names())
+    assert _values(StudyObjective) == set(objective_names()) - {"none"}
     assert _values(QuantizerName) == set(quantizer_names()) | {"none"}
-    assert _values(InitName) == set(INITS)
+    assert _values(GridQuantizer) == set(quantizer_names())
+    assert _values(InitName) == set(init_methods())
 
 
 def test_beam_choices_are_the_data_set_and_scenario_ones():

@@ -74,14 +74,14 @@ def test_default_output_folder(tmp_path, tiny_dataset, tiny_config, monkeypatch)
     (["rate-distortion", "--bits", "2,x"], "'x' is not an integer"),
     (["rate-distortion", "--bits", "9"], "out of range"),
     (["rate-distortion", "--spc", "0"], "--spc"),
-    (["rate-distortion", "--quantizer", "zip"], "unknown quantizer"),
+    (["rate-distortion", "--quantizer", "zip"], "'--quantizer': Value error, 'zip' is not one of"),
     (["imbalance", "--bits", "9"], "out of range"),
     (["imbalance", "--spc", "0"], "--spc"),
     (["baselines", "--bits", "9"], "out of range"),
     (["baselines", "--methods", "random,zip"], "unknown method"),
-    (["baselines", "--objective", "magic"], "unknown objective"),
+    (["baselines", "--objective", "magic"], "'--objective': Value error, 'magic' is not one of 'tm', 'dm', 'dc'"),
     (["baselines", "--runs", "0"], "--runs"),
-    (["imbalance", "--encoding", "loud"], "unknown encoding"),
+    (["imbalance", "--encoding", "loud"], "'--encoding': Value error, 'loud' is not one of"),
 ])
 def test_bad_options_give_one_line_and_exit_1(tmp_path, tiny_dataset, args, fragment):
     out = tmp_path / "never"

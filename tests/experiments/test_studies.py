@@ -112,7 +112,7 @@ def test_settings_validate_themselves(tmp_path):
     s = StudySettings(data=tmp_path / "d.h5", out=tmp_path, iterations=7, objective="tm")
     assert s.distill_config(spc=3).iterations == 7 and s.distill_config(spc=3).objective == "tm"
     assert s.distill_config(objective="none").iterations == 0
-    assert s.distill_config(quantizer="none").bits == 32
+    assert s.distill_config(quantizer="none").quantizer.bits == 32
 
 
 def test_settings_hash_ignores_key_order_and_sees_every_value():
@@ -305,7 +305,7 @@ def test_baselines_table_figure_and_ptq_reuse(tiny_dataset, tmp_path, monkeypatc
     out = tmp_path / "base"
     fits = []
     original_fit = QuADD.fit
-    monkeypatch.setattr(QuADD, "fit", lambda self, *a, **k: fits.append(self.config.quantizer)
+    monkeypatch.setattr(QuADD, "fit", lambda self, *a, **k: fits.append(self.config.quantizer.name)
                         or original_fit(self, *a, **k))
     methods = "full-f32,distill,distill-ptq,quadd-apot"
     result = baselines_study(tiny_settings(tiny_dataset, out), spc=2, bits=4, methods=methods)
@@ -341,7 +341,7 @@ def test_the_patch_row_compresses_the_float_distillation_within_quadds_stored_by
     out = tmp_path / "patch"
     fits = []
     original_fit = QuADD.fit
-    monkeypatch.setattr(QuADD, "fit", lambda self, *a, **k: fits.append(self.config.quantizer)
+    monkeypatch.setattr(QuADD, "fit", lambda self, *a, **k: fits.append(self.config.quantizer.name)
                         or original_fit(self, *a, **k))
     result = baselines_study(tiny_settings(tiny_dataset, out), spc=2, bits=4, methods="distill,distill-patch")
     assert fits == ["none"]  # one float distillation feeds both rows
