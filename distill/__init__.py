@@ -2,9 +2,13 @@
 
 ``beamsim.distill`` never imports Sionna. Public names are imported lazily:
 
-- :class:`QuADD` and :class:`DistillConfig`: the distillation estimator and its settings;
-- :func:`save`, :func:`load`, :func:`describe`: the distilled-data file
-  (:mod:`beamsim.distill.container`);
+- :func:`distill_file`: training data in, a distilled file out (checkpoint, resume, history),
+  the one call the CLI and the studies make; :class:`Provenance`: where the data came from;
+- :class:`QuADD` and :class:`DistillConfig`: the distillation estimator and its settings
+  (nested per concern, :mod:`beamsim.distill.settings`);
+- the objectives and their registry (:mod:`beamsim.distill.objectives`);
+- :func:`save`, :func:`load`, :func:`describe`: the distilled-data file, one frame with
+  registered codecs (:mod:`beamsim.distill.container`, :mod:`beamsim.distill.files`);
 - the quantizers and their registry (:mod:`beamsim.distill.quant`);
 - bit accounting (:mod:`beamsim.distill.bits`) and code packing (:mod:`beamsim.distill.packing`);
 - :class:`PatchCompressor` and :class:`CompressConfig`: patch-wise post-training quantization
@@ -18,6 +22,15 @@ from beamsim._lazy import lazy_attributes
 _LAZY = {
     "QuADD": "beamsim.distill.quadd",
     "distill_file": "beamsim.distill.pipeline",
+    "DistillResult": "beamsim.distill.pipeline",
+    "Provenance": "beamsim.distill.provenance",
+    "RunState": "beamsim.distill.runstate",
+    "register_objective": "beamsim.distill.objectives",
+    "build_objective": "beamsim.distill.objectives",
+    "objective_names": "beamsim.distill.objectives",
+    "Objective": "beamsim.distill.objectives",
+    "register_codec": "beamsim.distill.container",
+    "codec_names": "beamsim.distill.container",
     "DistillConfig": "beamsim.distill.config",
     "default_config": "beamsim.distill.config",
     "load_config": "beamsim.distill.config",
