@@ -77,7 +77,7 @@ def test_default_epochs_rule():
 
 def test_default_epochs_used_and_recorded(beam_file, monkeypatch):
     seen = {}
-    import beamsim.experiments.evaluate as ev
+    import beamsim.experiments.protocol as ev
 
     def fake_train(model, x, y, *, epochs, **kwargs):
         seen["epochs"] = epochs
@@ -98,7 +98,7 @@ def test_tensor_training_set(beam_file):
 
 
 def test_attenuation_encoding_reaches_the_test_set(beam_file, monkeypatch):
-    import beamsim.experiments.evaluate as ev
+    import beamsim.experiments.protocol as ev
 
     captured = {}
     real_predict = ev.predict
@@ -259,13 +259,13 @@ def test_real_distilled_file_round_trip(beam_file, tmp_path):
 
 
 def _image_test_set(n: int = 40, classes: int = 6):
-    from beamsim.experiments.evaluate import TestSet
+    from beamsim.experiments.evaluate import IMAGE, TestSet
 
     g = torch.Generator().manual_seed(0)
     y = torch.arange(n) % classes
     x = torch.randn(n, 3, 8, 8, generator=g) + y.view(-1, 1, 1, 1).float()
     return TestSet(x=x, y=y, rsrp=None, mask=None, num_classes=classes, path=__import__("pathlib").Path("toy"),
-                   checksum="", image=True, dsa_strategy="crop_flip")
+                   checksum="", task=IMAGE, dsa_strategy="crop_flip")
 
 
 def test_image_evaluation_reports_image_kpis_with_dsa(monkeypatch):
