@@ -92,9 +92,9 @@ def evaluate(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet
         epochs: training epochs; None: :func:`default_epochs` of the training-set size.
         device: ``auto`` | ``cpu`` | ``cuda`` (None: the config's).
         seed: base seed; run ``r`` uses seeds derived from ``(seed, r)``.
-        encoding: input encoding (default: the distilled file's, else
-            :data:`~beamsim.dataset.DEFAULT_ENCODING`); the test split is encoded the same way
-            (beam maps only).
+        encoding: input encoding (default: the one a distilled file records, else
+            :data:`~beamsim.dataset.DEFAULT_ENCODING`; see :func:`load_training_set`); the test
+            split is encoded the same way (beam maps only).
         batch_size, optimizer, lr, weight_decay, label_smoothing, schedule, precision: the
             protocol (see the module docstring).
         augment: ``auto`` (the task's choice: DSA for images, none for beam maps), ``dsa``

@@ -11,7 +11,8 @@ training images and checked against the recorded sha256:
 :func:`beamsim.distill.data.spec.verify_settings`).
 
 Beam maps are encoded with :data:`beamsim.dataset.DEFAULT_ENCODING` unless told otherwise; a
-distilled file is always read with the encoding it records (another one raises), and the test
+distilled file is always read with the encoding it records (another one raises; one that
+records none was made with :data:`UNRECORDED_ENCODING` unless told otherwise), and the test
 split is encoded like the training set (same encoding, mask channel when the training inputs
 have 2 channels).
 """
@@ -32,9 +33,13 @@ from beamsim.experiments.tasks import BEAM, IMAGE, Task
 from beamsim.models.training import Redraw
 
 __all__ = ["TrainingSet", "TestSet", "load_training_set", "load_test_set", "image_test_set", "prepare",
-           "check_compatible", "DISTILLED_FORMAT"]
+           "check_compatible", "DISTILLED_FORMAT", "UNRECORDED_ENCODING"]
 
 DISTILLED_FORMAT = "beamsim.distilled"
+#: The encoding of a distilled beam file whose ``encoding`` attribute is empty: such files come
+#: from ``QuADD.save`` called without ``encoding=`` on a ``BeamDataset`` of beamsim 0.1, whose
+#: default was ``relative`` (a fact about old files, not a default for new inputs).
+UNRECORDED_ENCODING: Encoding = "relative"
 
 
 @dataclass
@@ -116,9 +121,10 @@ def load_training_set(path: str | Path, encoding: Encoding | None = None) -> Tra
 
     Args:
         path: the file.
-        encoding: input encoding; default: the distilled file's ``encoding`` attr, else
-            :data:`~beamsim.dataset.DEFAULT_ENCODING`. A distilled file cannot be re-encoded,
-            so a different value raises.
+        encoding: input encoding; default: :data:`~beamsim.dataset.DEFAULT_ENCODING` for a
+            data-set file; a distilled file's own ``encoding`` attr (:data:`UNRECORDED_ENCODING`
+            when it records none). A distilled file cannot be re-encoded, so a value that
+            contradicts the recorded one raises.
 
     Raises:
         DataFileError: missing or unreadable file, unknown format, invalid content.
@@ -162,7 +168,7 @@ def _load_distilled(path: Path, attrs: dict, encoding: Encoding | None) -> Train
         return TrainingSet(**common, dataset=record, model=config.get("model"),
                            dsa_strategy=config.get("dsa_strategy"), modality=IMAGE.name)
     source = str(attrs.get("source_path") or "")
-    return TrainingSet(**common, encoding=file_encoding or encoding or DEFAULT_ENCODING,
+    return TrainingSet(**common, encoding=file_encoding or encoding or UNRECORDED_ENCODING,
                        test_path=Path(source) if source else None, modality=BEAM.name)
 
 
