@@ -19,7 +19,7 @@ _PERCENT = {"top1": "top-1", "top2": "top-2", "top3": "top-3", "top5": "top-5",
 _DB = {"rsrp_loss_db": "RSRP loss, mean (dB)", "rsrp_loss_p95_db": "RSRP loss, 95th pct (dB)"}
 #: Names beamsim.dataset.DEFAULT_ENCODING without importing torch when the CLI starts (a test
 #: keeps the two in step).
-_ENCODING_HELP = "relative | attenuation (default: the distilled file's, else relative)."
+_ENCODING_HELP = "relative | attenuation (default: the distilled file's, else attenuation)."
 
 
 @app.command("evaluate")
