@@ -19,6 +19,9 @@ app = typer.Typer()
 _PERCENT = {"top1": "top-1", "top2": "top-2", "top3": "top-3", "top5": "top-5",
             "within_1db": "top-1 within 1 dB", "macro_f1": "macro F1"}
 _DB = {"rsrp_loss_db": "RSRP loss, mean (dB)", "rsrp_loss_p95_db": "RSRP loss, 95th pct (dB)"}
+#: Names beamsim.dataset.DEFAULT_ENCODING without importing torch when the CLI starts (a test
+#: keeps the two in step).
+_ENCODING_HELP = "relative | attenuation (default: the distilled file's, else attenuation)."
 
 
 @app.command("evaluate")
@@ -28,7 +31,7 @@ def evaluate_cmd(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Network: beamcnn | convnet3 | convnet5 | alexnet | vgg11 | resnet18 (default: beamcnn; images: the distilled file's network).")] = None,
     runs: Annotated[int, typer.Option("--runs", help="Independent runs (seeds); mean and std are reported.")] = 5,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default: ceil(200,000 / training samples), clipped to 30..300).")] = None,
-    encoding: Annotated[Optional[str], typer.Option("--encoding", help="relative | attenuation (default: the distilled file's, else relative).")] = None,
+    encoding: Annotated[Optional[str], typer.Option("--encoding", help=_ENCODING_HELP)] = None,
     precision: Annotated[str, typer.Option("--precision", help="bf16 (bfloat16 autocast in training) | fp32.")] = "bf16",
     augment: Annotated[str, typer.Option("--augment", help="auto (DSA for images, none for beam maps) | dsa | none.")] = "auto",
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Folder for confusion_matrix.png and rsrp_loss_cdf.png.")] = None,
@@ -39,6 +42,7 @@ def evaluate_cmd(
     """Train fresh networks on a training set and test them on a real test split (3GPP beam KPIs;
     top-1, top-5 and macro F1 for image sets)."""
     from beamsim.config import resolve_device
+    from beamsim.dataset import ENCODINGS
     from beamsim.experiments.evaluate import default_epochs, evaluate, prepare
 
     if runs < 1:
@@ -47,7 +51,7 @@ def evaluate_cmd(
         raise ValueError(f"--epochs must be >= 1, not {epochs}")
     if precision not in ("bf16", "fp32"):
         raise ValueError(f"--precision must be 'bf16' or 'fp32', not {precision!r}")
-    if encoding is not None and encoding not in ("relative", "attenuation"):
+    if encoding is not None and encoding not in ENCODINGS:
         raise ValueError(f"--encoding must be 'relative' or 'attenuation', not {encoding!r}")
     if augment not in ("auto", "dsa", "none"):
         raise ValueError(f"--augment must be 'auto', 'dsa' or 'none', not {augment!r}")
@@ -64,14 +68,9 @@ def evaluate_cmd(
                           on_epoch=lambda _run, _epoch: advance(1))
     written = []
     if plot is not None:
-        from beamsim.experiments.plots import plot_confusion_matrix, write_evaluation_plots
+        from beamsim.experiments.plots import write_evaluation_plots
 
-        if result.modality == "image":
-            label = f"{result.model} ({result.runs} run{'s' if result.runs != 1 else ''})"
-            written = [plot_confusion_matrix(result.predictions, result.labels, result.num_classes,
-                                             Path(plot) / "confusion_matrix.png", title=f"Confusion matrix, {label}")]
-        else:
-            written = write_evaluation_plots(result, plot)
+        written = write_evaluation_plots(result, plot)
     if json_output:
         doc = result.to_dict()
         if written:
@@ -95,16 +94,17 @@ def _print_result(result) -> None:
     p = result.protocol
     title = (f"{result.model} trained on {result.train} ({result.train_samples:,} samples), "
              f"tested on {result.test} ({result.test_samples:,} samples); {result.runs} run(s), mean ± std")
-    image = result.modality == "image"
+    reference = result.reference_name
     rows = []
     for name in summary:
         label = _PERCENT.get(name) or _DB.get(name, name)
         unit = " (%)" if name in _PERCENT else ""
         row = (label + unit, _fmt(name, summary[name]))
-        rows.append(row if image else row + (_fmt(name, result.reference[name]),))
-    print_table(title, ["KPI", result.model] + ([] if image else ["strongest observed beam"]), rows)
+        rows.append(row if reference is None else row + (_fmt(name, result.reference[name]),))
+    print_table(title, ["KPI", result.model] + ([] if reference is None else [reference]), rows)
     secs = result.seconds_per_run
-    data = f"DSA {p.augment[4:]}" if p.augment.startswith("dsa:") else f"encoding {result.encoding}"
+    data = "; ".join(([f"encoding {result.encoding}"] if result.encoding else [])
+                     + ([f"DSA {p.augment[4:]}"] if p.augment.startswith("dsa:") else [])) or "no augmentation"
     stdout.print(f"protocol: {p.epochs} epochs, batch {p.batch_size}, {p.optimizer} lr {p.lr:g} "
                  f"({p.schedule}), weight decay {p.weight_decay:g}, label smoothing {p.label_smoothing:g}, "
                  f"{'bf16 autocast' if p.precision == 'bf16' else 'float32'}; {data}; seed {result.seed}")

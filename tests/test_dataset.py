@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from beamsim.dataset import BeamArrays, BeamDataset, encode_inputs, read_dataset, write_dataset
+from beamsim.dataset import (
+    DEFAULT_ENCODING, ENCODINGS, BeamArrays, BeamDataset, encode_inputs, read_dataset, write_dataset,
+)
 from beamsim.errors import DataFileError
 
 
@@ -106,6 +108,18 @@ def test_encodings_point_opposite_ways():
     assert torch.allclose(att[0, 0], torch.tensor([[0.0, 5 / 30], [1.0, 1.0]]))
     two = encode_inputs(rsrp, mask, "relative", mask_channel=True)
     assert torch.equal(two[0, 1], mask[0].float())
+
+
+def test_one_default_encoding(tiny_dataset):
+    assert ENCODINGS == ("relative", "attenuation") and DEFAULT_ENCODING in ENCODINGS
+    rsrp = torch.tensor([[[-80.0, -85.0], [-100.0, -200.0]]])
+    mask = torch.tensor([[[True, True], [False, True]]])
+    assert torch.equal(encode_inputs(rsrp, mask), encode_inputs(rsrp, mask, DEFAULT_ENCODING))
+    data = BeamDataset(tiny_dataset, "train")
+    assert data.encoding == DEFAULT_ENCODING
+    assert torch.equal(data.inputs, BeamDataset(tiny_dataset, "train", encoding=DEFAULT_ENCODING).inputs)
+    with pytest.raises(ValueError, match="unknown encoding 'db'"):
+        encode_inputs(rsrp, mask, "db")
 
 
 def test_inputs_use_the_strongest_observed_beam_not_the_label():

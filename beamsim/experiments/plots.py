@@ -80,19 +80,22 @@ def plot_rsrp_loss_cdf(curves: dict[str, torch.Tensor], path: str | Path, margin
 
 
 def write_evaluation_plots(result, out_dir: str | Path) -> list[Path]:
-    """``confusion_matrix.png`` (all runs pooled) and ``rsrp_loss_cdf.png`` in ``out_dir``.
+    """``confusion_matrix.png`` (all runs pooled) and, when the result has per-sample RSRP
+    losses (beam maps), ``rsrp_loss_cdf.png`` in ``out_dir``.
 
     Args:
-        result: a :class:`beamsim.experiments.evaluate.EvaluationResult`.
+        result: a :class:`beamsim.experiments.result.EvaluationResult`.
 
     Returns:
         the written paths.
     """
     out_dir = Path(out_dir)
     label = f"{result.model} ({result.runs} run{'s' if result.runs != 1 else ''})"
-    return [
-        plot_confusion_matrix(result.predictions, result.labels, result.num_classes, out_dir / "confusion_matrix.png",
-                              title=f"Confusion matrix, {label}"),
-        plot_rsrp_loss_cdf({label: result.rsrp_loss, "strongest observed beam": result.reference_rsrp_loss},
-                           out_dir / "rsrp_loss_cdf.png"),
-    ]
+    written = [plot_confusion_matrix(result.predictions, result.labels, result.num_classes,
+                                     out_dir / "confusion_matrix.png", title=f"Confusion matrix, {label}")]
+    if result.rsrp_loss is not None:
+        curves = {label: result.rsrp_loss}
+        if result.reference_rsrp_loss is not None:
+            curves[result.reference_name or "reference"] = result.reference_rsrp_loss
+        written.append(plot_rsrp_loss_cdf(curves, out_dir / "rsrp_loss_cdf.png"))
+    return written

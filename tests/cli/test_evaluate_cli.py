@@ -108,3 +108,15 @@ def test_test_set_with_another_input_shape(data, tmp_path):
 
 def test_bad_encoding(data):
     _assert_one_line_error(_invoke("--train", str(data), "--encoding", "db"), "--encoding")
+
+
+def test_the_default_encoding_is_the_librarys(data):
+    from beamsim.cli.evaluate import _ENCODING_HELP
+    from beamsim.dataset import DEFAULT_ENCODING
+
+    assert _ENCODING_HELP.endswith(f"else {DEFAULT_ENCODING}).")
+    result = _invoke("--train", str(data), "--runs", "1", "--epochs", "1", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["encoding"] == DEFAULT_ENCODING
+    result = _invoke("--train", str(data), "--runs", "1", "--epochs", "1")
+    assert f"encoding {DEFAULT_ENCODING}" in result.stdout
