@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 __all__ = ["DeviceOpt", "SeedOpt", "JsonOpt", "DebugOpt", "OptionalPath", "value", "Mask", "Split", "Encoding",
-           "Objective", "StudyObjective", "QuantizerName", "GridQuantizer", "InitName", "DatasetName"]
+           "Objective", "StudyObjective", "QuantizerName", "GridQuantizer", "InitName", "DatasetName", "DEFAULT_ENCODING_NAME"]
 
 
 class Mask(StrEnum):
@@ -93,6 +93,11 @@ class DatasetName(StrEnum):
     cifar10 = "cifar10"
     cifar100 = "cifar100"
     imagefolder = "imagefolder"
+
+
+#: What every ``--encoding`` defaults to: ``beamsim.dataset.DEFAULT_ENCODING``, named here without
+#: importing torch when the CLI starts (``tests/cli/test_options.py`` keeps the two in step).
+DEFAULT_ENCODING_NAME = "attenuation"
 
 
 def value(choice: StrEnum | str | None) -> str | None:

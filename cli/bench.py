@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._options import DeviceOpt, Encoding, JsonOpt, SeedOpt, StudyObjective, value
+from beamsim.cli._options import DEFAULT_ENCODING_NAME, DeviceOpt, Encoding, JsonOpt, SeedOpt, StudyObjective, value
 from beamsim.cli._output import print_json, print_table
 
 __all__ = ["app", "report"]
@@ -47,17 +47,17 @@ def bench_distill_cmd(
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Alternating runs of each variant.")] = 2,
     spc: Annotated[int, typer.Option("--spc", min=1, help="Synthetic samples per class.")] = 50,
     bits: Annotated[int, typer.Option("--bits", min=1, max=8, help="Quantizer bits.")] = 6,
-    encoding: Annotated[Encoding, typer.Option("--encoding", help="Beam-map input encoding.")] = Encoding.attenuation,
+    encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help=f"Beam-map input encoding (default: {DEFAULT_ENCODING_NAME}).")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     json_output: JsonOpt = False,
 ) -> None:
     """Seconds per QuADD iteration (APoT in the loop) vs the same run unquantized; peak memory."""
-    from beamsim.dataset import BeamDataset
+    from beamsim.dataset import DEFAULT_ENCODING, BeamDataset
     from beamsim.distill.bench import bench_distill
     from beamsim.distill.config import default_config
 
-    train = BeamDataset(data, "train", encoding=value(encoding))
+    train = BeamDataset(data, "train", encoding=value(encoding) or DEFAULT_ENCODING)
     doc = bench_distill(train, objective=value(objective), iterations=iterations, bits=bits, repeats=repeats,
                         device=device, seed=seed, config=default_config("beam", spc=spc, objective=value(objective)))
     doc["data"] = data

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._options import (DatasetName, DeviceOpt, Encoding, InitName, JsonOpt, Objective, QuantizerName,
+from beamsim.cli._options import (DEFAULT_ENCODING_NAME, DatasetName, DeviceOpt, Encoding, InitName, JsonOpt, Objective, QuantizerName,
                                   SeedOpt, value)
 from beamsim.cli._output import print_json, print_table, stderr
 
@@ -40,7 +40,7 @@ def distill_cmd(
     replacement: Annotated[Optional[bool], typer.Option("--replacement/--no-replacement",
                                                         help="Repeat samples of classes with fewer than spc.")] = None,
     iterations: Annotated[Optional[int], typer.Option("--iterations", help="Distillation iterations.")] = None,
-    encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help="Beam-map input encoding (default: attenuation).")] = None,
+    encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help=f"Beam-map input encoding (default: {DEFAULT_ENCODING_NAME}).")] = None,
     experts: Annotated[Optional[int], typer.Option("--experts", help="Expert trajectories (tm).")] = None,
     expert_epochs: Annotated[Optional[int], typer.Option("--expert-epochs", help="Epochs each expert trains (tm).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding distill defaults.")] = None,
@@ -72,7 +72,9 @@ def distill_cmd(
         for given, flag in ((data_root, "--data-root"), (image_size, "--image-size"), (zca, "--zca/--no-zca")):
             if given is not None:
                 raise ValueError(f"{flag} applies to image sets (--dataset digits|cifar10|cifar100|imagefolder)")
-        encoding = encoding if encoding is not None else "attenuation"
+        from beamsim.dataset import DEFAULT_ENCODING
+
+        encoding = encoding if encoding is not None else DEFAULT_ENCODING
         data = data if data is not None else Path("data/umi.h5")
     if eval_runs < 0:
         raise ValueError("--eval-runs must be >= 0")

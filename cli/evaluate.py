@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._options import DeviceOpt, JsonOpt, SeedOpt
+from beamsim.cli._options import DEFAULT_ENCODING_NAME, DeviceOpt, JsonOpt, SeedOpt
 from beamsim.cli._output import print_json, print_table, progress_bar, stderr, stdout
 
 __all__ = ["evaluate_cmd"]
@@ -19,9 +19,7 @@ app = typer.Typer()
 _PERCENT = {"top1": "top-1", "top2": "top-2", "top3": "top-3", "top5": "top-5",
             "within_1db": "top-1 within 1 dB", "macro_f1": "macro F1"}
 _DB = {"rsrp_loss_db": "RSRP loss, mean (dB)", "rsrp_loss_p95_db": "RSRP loss, 95th pct (dB)"}
-#: Names beamsim.dataset.DEFAULT_ENCODING without importing torch when the CLI starts (a test
-#: keeps the two in step).
-_ENCODING_HELP = "relative | attenuation (default: the distilled file's, else attenuation)."
+_ENCODING_HELP = f"relative | attenuation (default: the distilled file's, else {DEFAULT_ENCODING_NAME})."
 
 
 @app.command("evaluate")

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from beamsim.cli._options import DeviceOpt, Encoding, GridQuantizer, JsonOpt, SeedOpt, StudyObjective, value
+from beamsim.cli._options import DEFAULT_ENCODING_NAME, DeviceOpt, Encoding, GridQuantizer, JsonOpt, SeedOpt, StudyObjective, value
 from beamsim.cli._output import print_json, print_table, stderr, stdout
 
 __all__ = ["app"]
@@ -28,7 +28,7 @@ RunsOpt = Annotated[int, typer.Option("--runs", help="Evaluation runs per point 
 IterationsOpt = Annotated[Optional[int], typer.Option("--iterations", help="Distillation iterations (default: the distill config's).")]
 ObjectiveOpt = Annotated[Optional[StudyObjective], typer.Option("--objective", help="Distillation objective (default: the distill config's).")]
 EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="Evaluation epochs (default: by training-set size).")]
-EncodingOpt = Annotated[Encoding, typer.Option("--encoding", help="Beam-map input encoding.")]
+EncodingOpt = Annotated[Optional[Encoding], typer.Option("--encoding", help=f"Beam-map input encoding (default: {DEFAULT_ENCODING_NAME}).")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML file overriding the distill defaults.")]
 CacheDirOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Expert cache (default: ~/.cache/beamsim/experts).")]
 QuantizerOpt = Annotated[GridQuantizer, typer.Option("--quantizer", help="Quantizer of the grid.")]
@@ -40,7 +40,9 @@ def _settings(name: str, data: Path, out: Path | None, runs: int, iterations: in
     from beamsim.distill.config import resolve_config
     from beamsim.experiments.studies.settings import StudySettings
 
-    objective, encoding = value(objective), value(encoding)
+    from beamsim.dataset import DEFAULT_ENCODING
+
+    objective, encoding = value(objective), value(encoding) or DEFAULT_ENCODING
     base = resolve_config("beam", config, objective=objective) if config is not None else None
     return StudySettings(data=data, out=out if out is not None else Path("runs") / f"study-{name}", runs=runs,
                          epochs=epochs, iterations=iterations, objective=objective, encoding=encoding, config=base,
@@ -96,7 +98,7 @@ def rate_distortion_cmd(
     iterations: IterationsOpt = None,
     objective: ObjectiveOpt = None,
     epochs: EpochsOpt = None,
-    encoding: EncodingOpt = Encoding.attenuation,
+    encoding: EncodingOpt = None,
     config: ConfigOpt = None,
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,
@@ -137,7 +139,7 @@ def imbalance_cmd(
     iterations: IterationsOpt = None,
     objective: ObjectiveOpt = None,
     epochs: EpochsOpt = None,
-    encoding: EncodingOpt = Encoding.attenuation,
+    encoding: EncodingOpt = None,
     config: ConfigOpt = None,
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,
@@ -173,7 +175,7 @@ def baselines_cmd(
     iterations: IterationsOpt = None,
     objective: ObjectiveOpt = None,
     epochs: EpochsOpt = None,
-    encoding: EncodingOpt = Encoding.attenuation,
+    encoding: EncodingOpt = None,
     config: ConfigOpt = None,
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,

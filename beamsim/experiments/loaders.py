@@ -19,7 +19,6 @@ have 2 channels).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,6 +27,7 @@ import torch
 
 from beamsim.dataset import DEFAULT_ENCODING, BeamDataset, Encoding, read_attrs
 from beamsim.dataset import FORMAT as DATASET_FORMAT
+from beamsim.distill.container import settings_of
 from beamsim.errors import DataFileError
 from beamsim.experiments.tasks import BEAM, IMAGE, Task
 from beamsim.models.training import Redraw
@@ -150,16 +150,14 @@ def _load_distilled(path: Path, attrs: dict, encoding: Encoding | None) -> Train
     if encoding is not None and file_encoding is not None and encoding != file_encoding:
         raise ValueError(f"{path} was distilled with the {file_encoding!r} encoding; "
                          f"it cannot be evaluated with {encoding!r} (leave --encoding out)")
-    try:
-        from beamsim.distill import load as load_distilled
-    except ImportError:
-        raise DataFileError(f"{path}: distilled files need beamsim.distill.load, which this install lacks") from None
-    x, y = load_distilled(path)
+    import beamsim.distill  # the public reader (tests stand in for it there)
+
+    x, y = beamsim.distill.load(path)
     num_classes = attrs.get("num_classes")
     common = dict(x=x.float().cpu(), y=y.long().cpu(), source=str(path), kind="distilled",
                   source_sha256=str(attrs.get("source_sha256") or "") or None,
                   num_classes=int(num_classes) if num_classes is not None else None)
-    settings = _settings(attrs, path)
+    settings = settings_of(attrs, str(path))
     record = settings.get("dataset")
     if isinstance(record, dict) and record.get("name", "beam") != "beam":
         config = settings.get("config") if isinstance(settings.get("config"), dict) else {}
@@ -170,17 +168,6 @@ def _load_distilled(path: Path, attrs: dict, encoding: Encoding | None) -> Train
     source = str(attrs.get("source_path") or "")
     return TrainingSet(**common, encoding=file_encoding or encoding or UNRECORDED_ENCODING,
                        test_path=Path(source) if source else None, modality=BEAM.name)
-
-
-def _settings(attrs: dict, path: Path) -> dict:
-    """The distilled file's ``settings`` attribute (TOML text) as a dict ({} when absent)."""
-    text = attrs.get("settings") or ""
-    if isinstance(text, bytes):
-        text = text.decode()
-    try:
-        return tomllib.loads(str(text)) if text else {}
-    except tomllib.TOMLDecodeError as exc:
-        raise DataFileError(f"{path}: the settings attribute is not valid TOML ({exc})") from None
 
 
 def load_test_set(path: str | Path, encoding: Encoding = DEFAULT_ENCODING, mask_channel: bool | None = None) -> TestSet:

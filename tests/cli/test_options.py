@@ -35,6 +35,13 @@ def test_beam_choices_are_the_data_set_and_scenario_ones():
     assert MaskSettings().kind in _values(Mask)
 
 
+def test_the_default_encoding_the_help_names_is_the_data_set_s():
+    from beamsim.cli._options import DEFAULT_ENCODING_NAME
+    from beamsim.dataset import DEFAULT_ENCODING
+
+    assert DEFAULT_ENCODING_NAME == DEFAULT_ENCODING
+
+
 def test_image_sets_are_the_loadable_ones():
     from beamsim.distill.data.spec import DSA_STRATEGY
 

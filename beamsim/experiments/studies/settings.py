@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from beamsim.dataset import DEFAULT_ENCODING, ENCODINGS
+
 if TYPE_CHECKING:
     from beamsim.distill.config import DistillConfig
     from beamsim.distill.provenance import Provenance
@@ -38,7 +40,6 @@ FULL_PTQ_BITS = 8
 #: ``progress(line)``: one human-readable line per event (the CLI prints it on stderr).
 Progress = Callable[[str], None]
 
-_ENCODINGS = ("attenuation", "relative")
 
 
 def settings_hash(settings: Mapping[str, Any]) -> str:
@@ -108,7 +109,7 @@ class StudySettings:
     epochs: int | None = None
     iterations: int | None = None
     objective: str | None = None
-    encoding: str = "attenuation"
+    encoding: str = DEFAULT_ENCODING
     config: DistillConfig | None = None
     seed: int = 0
     device: str | torch.device | None = None
@@ -128,7 +129,7 @@ class StudySettings:
             raise ValueError(f"--iterations must be an integer >= 0, not {self.iterations!r}")
         if self.objective is not None and self.objective not in ("tm", "dm", "dc"):
             raise ValueError(f"unknown objective {self.objective!r} for a study: use tm, dm or dc")
-        if self.encoding not in _ENCODINGS:
+        if self.encoding not in ENCODINGS:
             raise ValueError(f"unknown encoding {self.encoding!r}: use attenuation or relative")
 
     def base_config(self) -> DistillConfig:
