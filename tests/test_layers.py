@@ -10,7 +10,8 @@ names of the lazy-attribute tables (``_LAZY``) and ``importlib.import_module("..
 - ``beamsim.simulation`` never imports ``beamsim.distill`` or ``beamsim.experiments``;
 - ``beamsim.scenarios`` imports only the core;
 - nothing outside ``beamsim.cli`` imports ``beamsim.cli``;
-- ``beamsim.distill`` and ``beamsim.models`` never import Sionna (nor Dr.Jit, Mitsuba, TensorFlow).
+- ``beamsim.distill`` and ``beamsim.models`` never import Sionna (nor Dr.Jit, Mitsuba, TensorFlow);
+- no module is longer than :data:`MAX_LINES` lines.
 """
 
 from __future__ import annotations
@@ -148,3 +149,13 @@ def test_every_package_is_parsed():
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_layers_run_one_way(name):
     assert violations(name, ALL[name]) == [], f"{name} imports across a layer"
+
+
+#: No module of the package grows past this many lines (one concept per module).
+MAX_LINES = 400
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_no_module_is_a_hub(name):
+    lines = len(ALL[name].read_text().splitlines())
+    assert lines <= MAX_LINES, f"{name} has {lines} lines: split it by concept"
