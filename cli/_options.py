@@ -15,7 +15,7 @@ from typing import Annotated, Optional
 import typer
 
 __all__ = ["DeviceOpt", "SeedOpt", "JsonOpt", "DebugOpt", "OptionalPath", "value", "Mask", "Split", "Encoding",
-           "Objective", "StudyObjective", "QuantizerName", "GridQuantizer", "InitName", "DatasetName", "DEFAULT_ENCODING_NAME"]
+           "Objective", "StudyObjective", "QuantizerName", "GridQuantizer", "InitName", "DatasetName", "Precision", "AugmentName", "DEFAULT_ENCODING_NAME"]
 
 
 class Mask(StrEnum):
@@ -83,6 +83,21 @@ class InitName(StrEnum):
     noise = "noise"
     herding = "herding"
     kcenter = "kcenter"
+
+
+class Precision(StrEnum):
+    """``beamsim evaluate --precision``: bfloat16 autocast in training, or plain float32."""
+
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+class AugmentName(StrEnum):
+    """``beamsim evaluate --augment``: DSA for images and none for beam maps (auto), or forced."""
+
+    auto = "auto"
+    dsa = "dsa"
+    none = "none"
 
 
 class DatasetName(StrEnum):

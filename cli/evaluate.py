@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._options import DEFAULT_ENCODING_NAME, DeviceOpt, JsonOpt, SeedOpt
+from beamsim.cli._options import (DEFAULT_ENCODING_NAME, AugmentName, DeviceOpt, Encoding, JsonOpt, Precision,
+                                  SeedOpt, value)
 from beamsim.cli._output import print_json, print_table, progress_bar, stderr, stdout
 
 __all__ = ["evaluate_cmd"]
@@ -29,9 +30,9 @@ def evaluate_cmd(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Network: beamcnn | convnet3 | convnet5 | alexnet | vgg11 | resnet18 (default: beamcnn; images: the distilled file's network).")] = None,
     runs: Annotated[int, typer.Option("--runs", help="Independent runs (seeds); mean and std are reported.")] = 5,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default: ceil(200,000 / training samples), clipped to 30..300).")] = None,
-    encoding: Annotated[Optional[str], typer.Option("--encoding", help=_ENCODING_HELP)] = None,
-    precision: Annotated[str, typer.Option("--precision", help="bf16 (bfloat16 autocast in training) | fp32.")] = "bf16",
-    augment: Annotated[str, typer.Option("--augment", help="auto (DSA for images, none for beam maps) | dsa | none.")] = "auto",
+    encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help=_ENCODING_HELP)] = None,
+    precision: Annotated[Precision, typer.Option("--precision", help="bf16 (bfloat16 autocast in training) or fp32.")] = Precision.bf16,
+    augment: Annotated[AugmentName, typer.Option("--augment", help="auto (DSA for images, none for beam maps), dsa or none.")] = AugmentName.auto,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Folder for confusion_matrix.png and rsrp_loss_cdf.png.")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
@@ -40,19 +41,13 @@ def evaluate_cmd(
     """Train fresh networks on a training set and test them on a real test split (3GPP beam KPIs;
     top-1, top-5 and macro F1 for image sets)."""
     from beamsim.config import resolve_device
-    from beamsim.dataset import ENCODINGS
     from beamsim.experiments.evaluate import default_epochs, evaluate, prepare
 
     if runs < 1:
         raise ValueError(f"--runs must be >= 1, not {runs}")
     if epochs is not None and epochs < 1:
         raise ValueError(f"--epochs must be >= 1, not {epochs}")
-    if precision not in ("bf16", "fp32"):
-        raise ValueError(f"--precision must be 'bf16' or 'fp32', not {precision!r}")
-    if encoding is not None and encoding not in ENCODINGS:
-        raise ValueError(f"--encoding must be 'relative' or 'attenuation', not {encoding!r}")
-    if augment not in ("auto", "dsa", "none"):
-        raise ValueError(f"--augment must be 'auto', 'dsa' or 'none', not {augment!r}")
+    encoding, precision, augment = value(encoding), value(precision), value(augment)
     from beamsim.models import list_models
 
     if model is not None and model not in list_models():

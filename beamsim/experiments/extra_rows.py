@@ -20,6 +20,7 @@ from beamsim.dataset import BeamDataset, read_attrs
 from beamsim.distill.files import read_attrs as read_distilled_attrs
 from beamsim.distill.provenance import Provenance
 from beamsim.errors import DataFileError
+from beamsim.experiments.loaders import UNRECORDED_ENCODING
 
 __all__ = ["extra_rows"]
 
@@ -36,7 +37,7 @@ def extra_rows(distilled: str | Path, source: str | Path | None = None, *,
 
     Returns:
         (x [M, C, 8, 8] float32 inputs under the stored masks, in the file's ``encoding``
-        (``relative`` when unrecorded); y [M] int64), or None when there is no source.
+        (``UNRECORDED_ENCODING``, relative, when unrecorded); y [M] int64), or None when there is no source.
 
     Raises:
         DataFileError: ``distilled`` is not a distilled file; ``source`` is missing or not a
@@ -60,5 +61,5 @@ def extra_rows(distilled: str | Path, source: str | Path | None = None, *,
                             f"found {fmt!r}; use --no-extra")
     shape = [int(s) for s in attrs.get("input_shape", [])]
     channels = shape[0] if len(shape) == 3 else 0
-    data = BeamDataset(source, "train", encoding=provenance.encoding or "relative", mask_channel=channels == 2)
+    data = BeamDataset(source, "train", encoding=provenance.encoding or UNRECORDED_ENCODING, mask_channel=channels == 2)
     return data.inputs.float(), data.labels.long()

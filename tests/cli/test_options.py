@@ -53,3 +53,12 @@ def test_help_lists_the_choices():
 
     result = CliRunner().invoke(app, ["generate", "--help"])
     assert "fixed|random" in result.output and "random|blocks" in result.output
+
+
+def test_a_choice_outside_the_enum_is_one_line_naming_the_option(tmp_path):
+    from beamsim.cli.main import app
+
+    result = CliRunner().invoke(app, ["evaluate", "--train", str(tmp_path / "x.h5"), "--precision", "fp16"])
+    assert result.exit_code == 1
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "'--precision'" in lines[0] and "'bf16', 'fp32'" in lines[0], result.stderr
