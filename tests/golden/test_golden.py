@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 
 from beamsim.cli.main import app
 
-#: Tiny distillation settings (every objective finishes in about a second).
+#: Tiny distillation settings (every objective finishes in about a second). A copy of the CLI
+#: tests' on purpose: the golden commands' inputs stay fixed when those tests change theirs.
 TINY = """
 iterations = 2
 real_per_class = 4
