@@ -16,7 +16,7 @@ from beamsim.experiments.evaluate import (
 from beamsim.models.training import predict, train_model
 from beamsim.models import get_model
 
-from conftest import write_synthetic
+from synthetic import write_synthetic
 
 
 def test_public_entry_point():
