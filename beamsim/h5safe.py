@@ -108,7 +108,7 @@ def declared(f, schema: Mapping[str, str], where: str, what: str) -> dict[str, D
     import h5py
 
     found: dict[str, Declared] = {}
-    rewrite = f"write the file again with beamsim, or get it again from its source"
+    rewrite = "write the file again with beamsim, or get it again from its source"
 
     def walk(group, prefix: str) -> None:
         for key in group.keys():

@@ -14,7 +14,8 @@ file's bytes; :func:`write_frame` writes::
     class_names (when given), beamsim_version
 
 and the arrays in the order the codec gives them, atomically (a temporary file renamed onto
-the target). :func:`read_frame` checks the format and version and reads every array once;
+the target). :func:`read_frame` checks the format and version, checks every dataset against
+:data:`SCHEMA` and the read bound (:mod:`beamsim.h5safe`) before reading, then reads each once;
 the codec validates and decodes them.
 
 >>> import numpy as np
