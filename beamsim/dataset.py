@@ -39,6 +39,7 @@ import torch
 
 from beamsim.errors import DataFileError
 from beamsim.fileio import atomic_path, open_hdf5
+from beamsim.h5safe import declared, read_checked
 
 __all__ = [
     "FORMAT", "FORMAT_VERSION", "INPUT_RANGE_DB", "BeamArrays", "arrays_checksum", "write_dataset",
@@ -73,6 +74,8 @@ _SPEC = {  # name: (dtype, trailing shape or None for "beam grid")
     "rsrp_measured": (np.float32, None),
 }
 _OPTIONAL = {"rsrp_measured"}
+#: What a data-set file may hold: dataset -> allowed dtype kinds (checked before any data is read).
+_SCHEMA = {name: np.dtype(dtype).kind for name, (dtype, _) in _SPEC.items()}
 
 
 @dataclass
@@ -217,13 +220,16 @@ def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dic
         version = int(f.attrs.get("format_version", -1))
         if version != FORMAT_VERSION:
             raise DataFileError(f"{where}: format_version {version} is not supported (this beamsim reads {FORMAT_VERSION})")
-        missing = [name for name in _SPEC if name not in f and name not in _OPTIONAL]
+        entries = declared(f, _SCHEMA, where, "beamsim data set")
+        missing = [name for name in _SPEC if name not in entries and name not in _OPTIONAL]
         if missing:
             raise DataFileError(f"{where}: missing array(s) {', '.join('/' + m for m in missing)}")
-        try:
-            arrays = BeamArrays(**{name: f[name][()] for name in _SPEC if name in f})
-        except OSError as exc:
-            raise DataFileError(f"{where}: unreadable array data ({exc})") from None
+        rows = {name: entry.shape[0] if entry.shape else None for name, entry in entries.items()}
+        if len(set(rows.values())) != 1 or None in rows.values():
+            listed = ", ".join(f"/{name} {list(entry.shape)}" for name, entry in entries.items())
+            raise DataFileError(f"{where}: the arrays do not declare one sample count ({listed}); "
+                                "the file is corrupt or edited, write it again")
+        arrays = BeamArrays(**read_checked(f, entries, where))
         attrs = {k: (_attr_text(v) if isinstance(v, (bytes, str)) else v) for k, v in f.attrs.items()}
     _validate(arrays, where)
     if verify:

@@ -16,8 +16,9 @@ import typer
 from typer.core import TyperGroup
 
 from beamsim.errors import BeamsimError
+from beamsim.h5safe import DEFAULT_MAX_READ_BYTES, MAX_READ_BYTES_ENV, format_bytes
 
-__all__ = ["ERRORS", "ErrorMappingGroup", "one_line", "BUG_LINE"]
+__all__ = ["ERRORS", "ErrorMappingGroup", "one_line", "memory_line", "BUG_LINE"]
 
 #: Exceptions that mean "bad input or environment": one line, exit code 1.
 ERRORS: tuple[type[BaseException], ...] = (BeamsimError, ValueError, OSError)
@@ -34,6 +35,15 @@ def one_line(exc: BaseException) -> str:
     """The message of ``exc`` on one line (its class name when it has none)."""
     text = str(exc).strip() or exc.__class__.__name__
     return " ".join(text.split())
+
+
+def memory_line(exc: MemoryError) -> str:
+    """The one line for running out of memory."""
+    detail = f" ({one_line(exc)})" if str(exc).strip() else ""
+    return (f"out of memory{detail}: this machine could not hold what the command needed; a file may declare "
+            f"more data than the machine has: lower {MAX_READ_BYTES_ENV} (bytes, default "
+            f"{format_bytes(DEFAULT_MAX_READ_BYTES)}) so such files are refused before reading, "
+            "or free memory or use smaller settings")
 
 
 class ErrorMappingGroup(TyperGroup):
@@ -56,6 +66,11 @@ class ErrorMappingGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("beamsim: interrupted; no partial output was written", err=True)
             raise typer.Exit(130) from None
+        except MemoryError as exc:
+            if debug():
+                raise
+            typer.echo(f"beamsim: error: {memory_line(exc)}", err=True)
+            raise typer.Exit(1) from None
         except ERRORS as exc:
             if debug():
                 raise

@@ -36,6 +36,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import math
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from beamsim.errors import DataFileError
 from beamsim.fileio import atomic_path
 
 if TYPE_CHECKING:
@@ -83,7 +85,26 @@ def run_fingerprint(config: "DistillConfig", seed: int, key: str) -> str:
 
 
 def _read(path: str | Path) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """The checkpoint's entries; ``weights_only=True``, so no code in the file can run.
+
+    Raises:
+        DataFileError: the file holds a pickle of other objects than tensors and plain values
+            (one that would run code), or is corrupt, truncated or not a checkpoint.
+    """
+    fix = "delete it or run without --resume"
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # what weights_only refuses: globals, reducers (no code ran)
+        raise DataFileError(f"checkpoint {path}: holds objects other than tensors and plain values (a pickle "
+                            f"that could run code); it was not loaded and nothing in it ran; {fix}") from None
+    except (RuntimeError, EOFError, ValueError, OSError, KeyError, UnicodeDecodeError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise DataFileError(f"checkpoint {path}: unreadable (corrupt, truncated or not a beamsim checkpoint: "
+                            f"{' '.join(str(exc).split())[:160]}); {fix}") from None
+    if not isinstance(record, dict):
+        raise DataFileError(f"checkpoint {path}: holds a {type(record).__name__}, not a beamsim checkpoint; {fix}")
+    return record
 
 
 def checkpoint_fingerprint(path: str | Path) -> str | None:

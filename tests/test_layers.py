@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
 #: The small modules every layer may use: the package root, settings, errors, file and TOML helpers.
 CORE = {"beamsim", "beamsim._lazy", "beamsim.config", "beamsim.errors", "beamsim.fileio", "beamsim.tomlio",
-        "beamsim.records"}
+        "beamsim.records", "beamsim.h5safe"}
 SIMULATORS = ("sionna", "drjit", "mitsuba", "tensorflow")
 
 

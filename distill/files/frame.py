@@ -14,7 +14,8 @@ file's bytes; :func:`write_frame` writes::
     class_names (when given), beamsim_version
 
 and the arrays in the order the codec gives them, atomically (a temporary file renamed onto
-the target). :func:`read_frame` checks the format and version and reads every array once;
+the target). :func:`read_frame` checks the format and version, checks every dataset against
+:data:`SCHEMA` and the read bound (:mod:`beamsim.h5safe`) before reading, then reads each once;
 the codec validates and decodes them.
 
 >>> import numpy as np
@@ -42,13 +43,14 @@ from beamsim.distill.bits import FLOAT_BITS, compression_ratio
 from beamsim.distill.provenance import Provenance
 from beamsim.errors import DataFileError
 from beamsim.fileio import atomic_path, open_hdf5
+from beamsim.h5safe import declared, read_checked
 
 if TYPE_CHECKING:
     from beamsim.distill.quant import Quantizer
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DistilledSet", "Frame", "sha256", "arrays_sha256", "plain", "format_of",
            "read_attrs", "read_frame", "check_format", "int_attr", "check_counts", "labels_of", "settings_of",
-           "optional_attr", "described_sizes", "write_frame"]
+           "optional_attr", "described_sizes", "write_frame", "SCHEMA"]
 
 FORMAT = "beamsim.distilled"
 FORMAT_VERSION = 1
@@ -174,26 +176,38 @@ def read_attrs(path: str | Path) -> dict[str, Any]:
     return attrs
 
 
+#: What a distilled file may hold, whatever its codec: dataset -> allowed dtype kinds (checked
+#: before any data is read; ``quantizer/*``: a quantizer's state tensors).
+SCHEMA: dict[str, str] = {
+    "x": "f", "codes": "uif", "counts": "iu", "constant_mask": "b", "constant_values": "f",
+    "constant_codes": "uib", "alpha": "f", "groups": "ui", "scale": "f", "zero_point": "i",
+    "quantizer/*": "fiub",
+}
+
+
 def read_frame(path: str | Path) -> Frame:
     """Attributes and every array of a distilled file, format and version checked.
 
+    Every dataset is checked against :data:`SCHEMA`, ``/counts`` against ``num_classes`` and
+    the declared sizes against the read bound (:mod:`beamsim.h5safe`) before any data is read.
+
     Raises:
-        DataFileError: missing, truncated or foreign file; another format or version.
+        DataFileError: missing, truncated or foreign file; another format or version; a
+            foreign or linked dataset; more declared data than the read bound.
     """
     where = str(path)
     with open_hdf5(path) as f:
         try:
             attrs = {key: plain(value) for key, value in f.attrs.items()}
-            check_format(attrs, where)
-            arrays: dict[str, np.ndarray] = {}
-
-            def visit(key: str, obj: Any) -> None:
-                if isinstance(obj, h5py.Dataset):
-                    arrays[key] = obj[()]
-
-            f.visititems(visit)
         except OSError as exc:
-            raise DataFileError(f"{where}: unreadable array data, the file is truncated or corrupt ({exc})") from None
+            raise DataFileError(f"{where}: unreadable attributes, the file is truncated or corrupt ({exc})") from None
+        check_format(attrs, where)
+        entries = declared(f, SCHEMA, where, "beamsim distilled set")
+        classes = attrs.get("num_classes")
+        if "counts" in entries and isinstance(classes, int) and entries["counts"].shape != (classes,):
+            raise DataFileError(f"{where}: /counts declares shape {list(entries['counts'].shape)} but "
+                                f"num_classes is {classes}; the file is corrupt or edited, write it again")
+        arrays = read_checked(f, entries, where)
     return Frame(path=path, attrs=attrs, arrays=arrays)
 
 
