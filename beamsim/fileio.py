@@ -1,14 +1,59 @@
-"""Atomic file writes: write to a temporary file beside the target, then rename."""
+"""Atomic file writes: write to a temporary file beside the target, then rename.
+
+A temporary file is named ``.<name>.<pid>@<host>.<random><suffix>`` (for example
+``.d.h5.4242@node1.k3j_x9ab.h5.tmp``): a run killed with SIGKILL, which no handler sees, leaves
+at most that one file. It is never read as an output (a hidden name with a temporary suffix),
+and the next write of the same output on the same host removes it once its process is gone.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "check_writable", "open_hdf5"]
+__all__ = ["atomic_path", "check_writable", "open_hdf5", "remove_stale_temporaries"]
+
+
+def _host() -> str:
+    """This machine's name, reduced to letters, digits and dashes (it goes into file names)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "host"
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (a recycled pid counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike, suffix: str = ".tmp") -> list[Path]:
+    """Remove the temporary files of ``path`` that killed runs on this host left behind.
+
+    Only files named as :func:`atomic_path` names them, written on this host by a process
+    that no longer runs, are removed; those of live runs (or of other hosts sharing the folder)
+    are kept. Returns the removed paths.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)@{re.escape(_host())}\.[A-Za-z0-9_]+{re.escape(suffix)}")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(parent):
+            match = pattern.fullmatch(entry.name)
+            if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
 
 
 def check_writable(path: str | os.PathLike) -> Path:
@@ -34,11 +79,15 @@ def check_writable(path: str | os.PathLike) -> Path:
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
-    On any exception (KeyboardInterrupt included) the temporary file is removed and
-    ``path`` is left untouched, so an interrupted run never leaves a partial file.
+    On any exception (KeyboardInterrupt included, and the CLI's SIGTERM exception) the
+    temporary file is removed and ``path`` is left untouched, so an interrupted run never
+    leaves a partial file. Concurrent writers of one ``path`` each write their own temporary
+    file; the last rename wins and the file is always one writer's complete output. Temporary
+    files of killed runs are removed first (:func:`remove_stale_temporaries`).
     """
     path = check_writable(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    remove_stale_temporaries(path, suffix)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{_host()}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -3,7 +3,8 @@
 Bad input or environment (:class:`~beamsim.errors.BeamsimError`, ``ValueError``, ``OSError``)
 gives one line on stderr and exit code 1; ``--debug`` (or ``BEAMSIM_DEBUG=1``) shows the
 traceback instead. Any other exception is a bug: its traceback is kept, followed by one line
-asking to report it (exit code 1). Ctrl-C gives one line and exit code 130.
+asking to report it (exit code 1). Ctrl-C gives one line and exit code 130; SIGTERM (see
+:mod:`beamsim.cli._signals`) one line and exit code 143.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import traceback
 import typer
 from typer.core import TyperGroup
 
+from beamsim.cli._signals import SIGTERM_EXIT, Terminated
 from beamsim.errors import BeamsimError
 from beamsim.h5safe import DEFAULT_MAX_READ_BYTES, MAX_READ_BYTES_ENV, format_bytes
 
@@ -63,6 +65,9 @@ class ErrorMappingGroup(TyperGroup):
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
             typer.echo(f"beamsim: error: {' '.join(message.split())}", err=True)
             raise typer.Exit(1) from None
+        except Terminated:
+            typer.echo("beamsim: terminated (SIGTERM); no partial output was written", err=True)
+            raise typer.Exit(SIGTERM_EXIT) from None
         except KeyboardInterrupt:
             typer.echo("beamsim: interrupted; no partial output was written", err=True)
             raise typer.Exit(130) from None

@@ -11,6 +11,7 @@ import typer
 
 from beamsim.cli import bench, compress, distill, evaluate, generate, info, scenarios, study
 from beamsim.cli._errors import ErrorMappingGroup
+from beamsim.cli._signals import sigterm_raises
 
 __all__ = ["app", "main"]
 
@@ -37,8 +38,9 @@ app.add_typer(bench.app, name="bench")
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script."""
-    app(args=argv, prog_name="beamsim")
+    """Entry point of the console script (SIGTERM ends a command as Ctrl-C does, exit code 143)."""
+    with sigterm_raises():
+        app(args=argv, prog_name="beamsim")
 
 
 if __name__ == "__main__":
