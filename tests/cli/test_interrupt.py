@@ -24,7 +24,7 @@ from tests.cli.conftest import TINY
 
 BEAMSIM = Path(sys.executable).with_name("beamsim")
 #: Enough iterations (each one checkpointed) that a kill lands in the middle of the loop.
-ITERATIONS = 8
+ITERATIONS = 12  # the stop comes after 1-3 checkpoints: the rest is margin for a slow poll
 WAIT_S = 120
 
 
