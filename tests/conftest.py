@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from beamsim.scenarios import load_scenario, scenario_to_toml
+from tests.tiny import TINY
 
 
 def pytest_collection_modifyitems(config, items):
@@ -55,4 +56,12 @@ def tiny_dataset(tmp_path_factory) -> Path:
 
     path = tmp_path_factory.mktemp("data") / "tiny.h5"
     generate(tiny_scenario(samples=192, ues_per_drop=64), path, seed=7, device="cpu")
+    return path
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path) -> Path:
+    """A ``--config`` file of :data:`tests.tiny.TINY` (2 iterations, one small expert)."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
     return path

@@ -20,20 +20,6 @@ from beamsim.cli.main import app
 from beamsim.distill import save
 from beamsim.h5safe import DEFAULT_MAX_READ_BYTES, MAX_READ_BYTES_ENV, max_read_bytes
 
-TINY = """
-iterations = 2
-real_per_class = 4
-val_fraction = 0.0
-num_experts = 1
-expert_epochs_train = 3
-max_start_epoch = 1
-initial_max_start_epoch = 0
-expert_epochs = 1
-syn_steps = 2
-batch_syn = 16
-checkpoint_every = 1
-"""
-
 
 def _refused(args: list[str], folder: Path, needle: str = "") -> str:
     """Run the CLI; assert exit 1, one ``beamsim: error:`` line (containing ``needle``) and no
@@ -174,7 +160,7 @@ def test_the_pickle_payload_is_real(tmp_path):
 
 
 @pytest.mark.parametrize("content", ["pickle", "corrupt", "not-a-dict"])
-def test_a_hostile_checkpoint_is_one_line_and_runs_no_code(tiny_dataset, tmp_path, content):
+def test_a_hostile_checkpoint_is_one_line_and_runs_no_code(tiny_dataset, tiny_config, tmp_path, content):
     out, marker = tmp_path / "out.h5", tmp_path / "ran"
     ckpt = tmp_path / "out.h5.ckpt.pt"
     if content == "pickle":
@@ -183,9 +169,7 @@ def test_a_hostile_checkpoint_is_one_line_and_runs_no_code(tiny_dataset, tmp_pat
         ckpt.write_bytes(b"PK\x03\x04 not a checkpoint")
     else:
         torch.save([1, 2, 3], ckpt)
-    config = tmp_path / "tiny.toml"
-    config.write_text(TINY)
-    line = _refused(["distill", "--data", tiny_dataset, "--out", out, "--config", config, "--resume"],
+    line = _refused(["distill", "--data", tiny_dataset, "--out", out, "--config", tiny_config, "--resume"],
                     tmp_path, f"checkpoint {ckpt}")
     assert "delete it or run without --resume" in line
     assert not marker.exists() and not out.exists()

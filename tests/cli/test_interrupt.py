@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from beamsim.cli.main import app
-from tests.cli.conftest import TINY
+from tests.tiny import TINY
 
 BEAMSIM = Path(sys.executable).with_name("beamsim")
 #: Enough iterations (each one checkpointed) that a kill lands in the middle of the loop.

@@ -1,6 +1,4 @@
-"""Shared CLI test settings: distillation settings that make a run take well under a second."""
-
-import pytest
+"""Distillation settings that make a test run take well under a second (``from tests.tiny import TINY``)."""
 
 #: A ``--config`` file for tiny runs of every objective (2 iterations, one small expert).
 TINY = """
@@ -16,10 +14,3 @@ syn_steps = 2
 batch_syn = 16
 checkpoint_every = 1
 """
-
-
-@pytest.fixture
-def tiny_config(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    return path
