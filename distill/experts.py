@@ -124,7 +124,7 @@ class ExpertSettings:
         ``expert_batch``), DSA-augmented when ``config.dsa``.
 
         Args:
-            num_experts: overrides ``config.num_experts`` (a coreset's feature network needs one).
+            num_experts: overrides ``config.experts.num`` (a coreset's feature network needs one).
         """
         experts, augment = config.experts, config.augment
         return cls(model=config.model, num_experts=num_experts or experts.num, epochs=experts.epochs, lr=experts.lr,

@@ -31,8 +31,8 @@ class GradientMatching(Objective):
     """Gradient matching (DC, Zhao et al. 2021).
 
     Attributes:
-        real_per_class: real samples per class per inner step (``config.real_per_class``).
-        inner_steps: matching steps per iteration (``config.dc_inner_steps``).
+        real_per_class: real samples per class per inner step (``config.matching.real_per_class``).
+        inner_steps: matching steps per iteration (``config.matching.dc_inner_steps``).
         net_lr: SGD learning rate of the network between inner steps (0.01, as DC).
     """
 

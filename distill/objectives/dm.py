@@ -27,7 +27,7 @@ class DistributionMatching(Objective):
     """Distribution matching (Zhao & Bilen 2023).
 
     Attributes:
-        real_per_class: real samples per class drawn each iteration (``config.real_per_class``).
+        real_per_class: real samples per class drawn each iteration (``config.matching.real_per_class``).
     """
 
     def __init__(self, config: "DistillConfig", context: ObjectiveContext) -> None:

@@ -35,8 +35,8 @@ class TrajectoryMatching(Objective):
     Attributes:
         experts: the expert trajectories, [epochs + 1, P] float32 each, on the CPU.
         student: the student architecture on the context's device (only its structure is used).
-        syn_lr: 0-d float32 learnable student step size (starts at ``config.syn_lr_init``).
-        opt_lr: SGD on ``syn_lr`` (``config.lr_lr``, momentum 0.5), None when ``lr_lr = 0``.
+        syn_lr: 0-d float32 learnable student step size (starts at ``config.trajectory.syn_lr_init``).
+        opt_lr: SGD on ``syn_lr`` (``config.trajectory.lr_lr``, momentum 0.5), None when ``lr_lr = 0``.
         iterations, min_start_epoch, max_start_epoch, initial_max_start_epoch, expert_epochs,
             syn_steps, batch_syn: the config's settings of the same names.
 
