@@ -1,5 +1,7 @@
 """Files from elsewhere, built hostile in the test: each is refused with one stderr line and
-exit code 1 through the CLI, before a byte of its data is read, runs no code and writes nothing."""
+exit code 1 through the CLI, runs no code and writes nothing. Bombs, foreign datasets, links
+and shapes the header does not imply are refused before a byte of data is read; NaN and
+values outside the physical range (behind a checksum recomputed to match) as they are read."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 import torch
 import typer
@@ -17,7 +20,10 @@ from typer.testing import CliRunner
 
 from beamsim.cli._errors import ErrorMappingGroup
 from beamsim.cli.main import app
+from beamsim.dataset import BeamArrays, arrays_checksum
 from beamsim.distill import save
+from beamsim.distill.files.frame import arrays_sha256, sha256
+from beamsim.distill.quant import build_quantizer
 from beamsim.h5safe import DEFAULT_MAX_READ_BYTES, MAX_READ_BYTES_ENV, max_read_bytes
 
 
@@ -34,19 +40,74 @@ def _refused(args: list[str], folder: Path, needle: str = "") -> str:
     return lines[0]
 
 
+def _set(constant: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """16 random 1x4x4 maps of 4 classes (element 0 constant when ``constant``)."""
+    x = torch.rand(16, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    if constant:
+        x[:, 0, 0, 0] = 0.5
+    return x, torch.arange(4).repeat_interleave(4)
+
+
 @pytest.fixture
 def distilled(tmp_path) -> Path:
     """A valid float32 distilled file (16 samples, 4 classes)."""
     path = tmp_path / "set.h5"
-    save(path, torch.rand(16, 1, 4, 4, generator=torch.Generator().manual_seed(0)),
-         torch.arange(4).repeat_interleave(4), None)
+    save(path, *_set(), None)
     return path
+
+
+@pytest.fixture
+def codec_file(tmp_path):
+    """``codec_file(kind)``: a valid file of one codec, one element constant across the set:
+    float32, quantized (APoT 4 bits), gaq or paq (2 bits, packed or range-coded: ``gaq-range``)."""
+    def make(kind: str) -> Path:
+        path = tmp_path / f"{kind}.h5"
+        if kind in ("float32", "quantized"):
+            save(path, *_set(constant=True), build_quantizer("apot", bits=4) if kind == "quantized" else None)
+            return path
+        source = make("float32")
+        codec, _, entropy = kind.partition("-")
+        args = ["compress", source, "--bits", "2", "--groups", "4" if codec == "gaq" else "auto", "--no-extra",
+                "--entropy" if entropy == "range" else "--no-entropy", "--out", path]
+        assert CliRunner().invoke(app, [str(a) for a in args]).exit_code == 0
+        source.unlink()
+        with h5py.File(path) as f:
+            assert f.attrs["codec"] == codec
+        return path
+    return make
 
 
 def _edit(path: Path, change) -> Path:
     with h5py.File(path, "a") as f:
         change(f)
     return path
+
+
+def _arrays(f) -> dict:
+    found = {}
+    f.visititems(lambda name, obj: found.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return found
+
+
+def _rehash(path: Path) -> Path:
+    """Recompute a distilled file's checksum attributes from its arrays, so they match."""
+    with h5py.File(path, "a") as f:
+        arrays, payload = _arrays(f), "x" if "x" in f else "codes"
+        f.attrs["sha256"] = sha256((payload, arrays[payload]))
+        f.attrs["arrays_sha256"] = arrays_sha256(arrays, payload)
+    return path
+
+
+def _rehash_dataset(path: Path) -> Path:
+    """Recompute a data-set file's ``sha256`` from its arrays, so it matches."""
+    with h5py.File(path, "a") as f:
+        f.attrs["sha256"] = arrays_checksum(BeamArrays(**_arrays(f)))
+    return path
+
+
+def _replace(f, name: str, value) -> None:
+    del f[name]
+    f[name] = value
 
 
 def _bomb(f, name: str = "scale", shape=(2**34,), dtype="f8", chunks=(2**16,)) -> None:
@@ -58,10 +119,19 @@ def _bomb(f, name: str = "scale", shape=(2**34,), dtype="f8", chunks=(2**16,)) -
 
 @pytest.mark.parametrize("command", [["info"], ["evaluate", "--train"]])
 def test_a_distilled_file_declaring_128_gib_is_refused_before_reading(distilled, tmp_path, command):
-    _edit(distilled, _bomb)
+    def bomb(f):  # a payload of 2^31 samples, the header saying so: only the bound can refuse it
+        del f["x"]
+        _bomb(f, "x", shape=(2**31, 16), dtype="f4", chunks=(2**12, 16))
+        f.attrs["num_samples"] = 2**31
+    _edit(distilled, bomb)
     assert distilled.stat().st_size < 100_000
     line = _refused([*command, distilled], tmp_path, MAX_READ_BYTES_ENV)
-    assert str(distilled) in line and "/scale" in line and "128.0 GiB" in line
+    assert str(distilled) in line and "/x alone 128.0 GiB" in line and "nothing was read" in line
+
+
+def test_an_extra_128_gib_dataset_is_foreign_before_its_size_counts(distilled, tmp_path):
+    _edit(distilled, _bomb)  # /scale: 128 GiB declared, a few KB on disk
+    _refused(["info", distilled], tmp_path, "/scale is not part of a beamsim distilled set of the float32 codec")
 
 
 @pytest.mark.parametrize("command", [["info"], ["evaluate", "--train"]])
@@ -83,15 +153,118 @@ def test_soft_and_external_links_are_not_followed(distilled, tmp_path, kind):
 
 
 def test_a_dataset_of_the_wrong_dtype_is_refused(distilled, tmp_path):
-    _edit(distilled, lambda f: f.create_dataset("scale", data=[b"text"]))
-    _refused(["info", distilled], tmp_path, "/scale has dtype")
+    _edit(distilled, lambda f: _replace(f, "alpha", [b"text"]))
+    _refused(["info", distilled], tmp_path, "/alpha has dtype")
 
 
 def test_a_counts_shape_against_num_classes_is_checked_before_reading(distilled, tmp_path):
     def grow(f):
         del f["counts"]
         _bomb(f, "counts", shape=(2**20,), dtype="i8", chunks=(2**10,))
-    _refused(["info", _edit(distilled, grow)], tmp_path, "num_classes is 4")
+    _refused(["info", _edit(distilled, grow)], tmp_path, "but the header (num_classes = 4) calls for [4]")
+
+
+# --- per-codec schemas: a dataset another codec holds is foreign here ---------------------------------
+
+@pytest.mark.parametrize("kind,name,value", [
+    ("float32", "scale", [1.0]),         # the patch codec's
+    ("float32", "codes", [1, 2]),        # the quantized and patch codecs'
+    ("quantized", "x", [[0.5]]),         # the float32 codec's
+    ("quantized", "zero_point", [0]),    # the patch codec's
+    ("paq", "groups", [0]),              # gaq's, not paq's
+    ("gaq", "alpha", [1.0]),             # the element-wise codecs'
+])
+def test_a_dataset_of_another_codec_is_foreign(codec_file, tmp_path, kind, name, value):
+    path = _edit(codec_file(kind), lambda f: f.__setitem__(name, value))
+    codec = "patch" if kind in ("paq", "gaq") else kind
+    _refused(["info", path], tmp_path, f"/{name} is not part of a beamsim distilled set of the {codec} codec")
+
+
+@pytest.mark.parametrize("kind,name,shape", [
+    ("float32", "x", (16, 16)),             # 15 varying elements per sample, not 16
+    ("float32", "constant_mask", (16,)),    # input_shape is [1, 4, 4]
+    ("gaq", "scale", (5,)),                 # num_groups is 4
+])
+def test_a_shape_the_header_does_not_imply_is_refused_before_reading(codec_file, tmp_path, kind, name, shape):
+    path = codec_file(kind)
+    with h5py.File(path) as f:
+        dtype = f[name].dtype
+    _edit(path, lambda f: (f.__delitem__(name), _bomb(f, name, shape=shape, dtype=dtype, chunks=shape)))
+    line = _refused(["info", path], tmp_path, f"/{name} declares shape {list(shape)}, but the header")
+    assert "nothing was read" in line
+
+
+# --- truncated codes -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind,change", [("quantized", -1), ("quantized", +1), ("quantized", -60),
+                                         ("gaq", -1), ("paq", +3)])
+def test_codes_shorter_or_longer_than_the_header_implies_are_refused(codec_file, tmp_path, kind, change):
+    path = codec_file(kind)
+    with h5py.File(path) as f:  # 16 samples x 15 varying elements at 4 (quantized) or 2 bits
+        codes = f["codes"][()]
+        assert codes.size == 16 * 15 * f.attrs["bits"] // 8
+    fitted = np.resize(codes, codes.size + change)
+    _rehash(_edit(path, lambda f: _replace(f, "codes", fitted)))
+    line = _refused(["info", path], tmp_path, f"/codes has {codes.size + change} bytes, expected {codes.size} for ")
+    assert "(truncated or corrupt)" in line and "nothing was read" in line
+    _refused(["evaluate", "--train", path], tmp_path, f"/codes has {codes.size + change} bytes")
+
+
+def test_a_range_coded_stream_declaring_other_codes_is_refused_before_decoding(codec_file, tmp_path):
+    path = codec_file("gaq-range")
+    with h5py.File(path) as f:
+        stream = f["codes"][()]
+    stream[4:8] = np.frombuffer(np.uint32(2**32 - 1).tobytes(), np.uint8)  # header count: 4 Gi codes
+    _rehash(_edit(path, lambda f: _replace(f, "codes", stream)))
+    line = _refused(["evaluate", "--train", path], tmp_path, f"{path}: /codes holds 4294967295 codes of 2 bits")
+    assert "expected 240 of 2" in line
+
+
+# --- NaN, infinities and values outside the range, behind checksums that match --------------------
+
+def test_rehash_reproduces_the_checksums_a_writer_stores(codec_file):
+    for kind in ("float32", "quantized", "gaq"):
+        path = codec_file(kind)
+        with h5py.File(path) as f:
+            stored = (f.attrs["sha256"], f.attrs["arrays_sha256"])
+        with h5py.File(_rehash(path)) as f:
+            assert (f.attrs["sha256"], f.attrs["arrays_sha256"]) == stored
+
+
+def _poison(path: Path, name: str, index, value) -> Path:
+    """Set ``/name[index] = value`` and recompute the checksums so they match."""
+    def change(f):
+        data = f[name][()]
+        data[index] = value
+        _replace(f, name, data)
+    return _rehash(_edit(path, change))
+
+
+@pytest.mark.parametrize("kind,name,index,value,needle", [
+    ("float32", "x", (slice(0, 3), 2), np.nan, "/x (the set's values) holds 3 NaN or infinite value(s)"),
+    ("float32", "constant_values", 0, np.inf, "/constant_values (constant elements) holds 1 NaN"),
+    ("quantized", "alpha", (0, 0, 1), np.nan, "/alpha (the quantizer's thresholds) holds 1 NaN"),
+    ("gaq", "scale", 1, -np.inf, "/scale (the code scales) holds 1 NaN or infinite"),
+    ("gaq-range", "constant_values", 0, np.nan, "/constant_values (constant elements) holds 1 NaN"),
+])
+def test_nan_behind_a_recomputed_checksum_is_refused(codec_file, tmp_path, kind, name, index, value, needle):
+    path = _poison(codec_file(kind), name, index, value)
+    line = _refused(["info", path], tmp_path, needle)
+    assert str(path) in line and "the first at index" in line and "write it again" in line
+    _refused(["evaluate", "--train", path], tmp_path, needle)
+
+
+@pytest.mark.parametrize("kind,name,index,value,needle", [
+    ("quantized", "alpha", (0, 0, 1), -0.5, "/alpha values must lie in (0.0, inf)"),
+    ("quantized", "alpha", (0, 0, 1), 0.0, "/alpha values must lie in (0.0, inf)"),
+    ("quantized", "constant_codes", 0, 16, "/constant_codes values must lie in [0, 15]"),
+    ("gaq", "scale", 0, 0.0, "/scale values must lie in (0.0, inf)"),
+    ("float32", "counts", slice(0, 2), [5, -1], "/counts values must lie in [0, 16]"),
+])
+def test_values_outside_their_range_are_refused(codec_file, tmp_path, kind, name, index, value, needle):
+    path = _poison(codec_file(kind), name, index, value)
+    line = _refused(["info", path], tmp_path, needle)
+    assert "1 do not" in line and "the first" in line
 
 
 def test_the_bound_can_be_raised_and_lowered(distilled, tmp_path, monkeypatch):

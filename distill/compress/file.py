@@ -40,11 +40,13 @@ from beamsim.distill.compress.config import CompressConfig
 from beamsim.distill.compress.patches import PatchLayout
 from beamsim.distill.compress.quantized import QuantizedSet, index_bits, pack_indices, unpack_indices
 from beamsim.distill.files.codec import Codec, register_codec
-from beamsim.distill.files.frame import (DistilledSet, Frame, check_counts, described_sizes, int_attr, labels_of,
-                                         optional_attr, read_frame, write_frame)
+from beamsim.distill.files.elementwise import header_of, layout_schema
+from beamsim.distill.files.frame import (FIX, DistilledSet, Frame, check_counts, count_attr, described_sizes,
+                                         int_attr, labels_of, optional_attr, read_attrs, write_frame)
 from beamsim.distill.packing import pack_codes, packed_size, unpack_codes
 from beamsim.distill.provenance import Provenance
 from beamsim.errors import DataFileError
+from beamsim.h5safe import Array, Declared
 
 __all__ = ["CODECS", "ENTROPY", "PatchCodec", "read_quantized"]
 
@@ -60,6 +62,29 @@ class PatchCodec(Codec):
 
     def claims(self, attrs: Mapping[str, Any]) -> bool:
         return attrs.get("codec") in CODECS
+
+    def schema(self, attrs: Mapping[str, Any], entries: Mapping[str, Declared]) -> dict[str, Array]:
+        """``/codes`` (packed: ceil(N v bits / 8) bytes; range-coded: any length), ``/scale``
+        [G] (finite, positive), ``/zero_point`` [G], ``/counts``, ``/constant_mask``,
+        ``/constant_values`` (finite) and, in a gaq file only, ``/groups``; no ``/x``, no
+        ``/alpha``, no quantizer state."""
+        header = header_of(attrs, entries, "constant_values")
+        bits, groups = count_attr(attrs, "bits"), count_attr(attrs, "num_groups")
+        bits = bits if bits is not None and 1 <= bits <= 8 else None
+        stored = header.stored()
+        packed = attrs.get("entropy") == "none" and stored is not None and bits is not None
+        by_groups = f"num_groups = {groups}"
+        schema = {
+            **layout_schema(header, "constant_values", Array("f", finite=True, meaning="constant elements")),
+            "codes": Array("u", shape=(packed_size(stored, bits) if packed else None,), unit="bytes",
+                           implied_by=f"{stored} codes of {bits} bits"),
+            "scale": Array("f", shape=(groups,), finite=True, above=0.0, meaning="the code scales",
+                           implied_by=by_groups),
+            "zero_point": Array("i", shape=(groups,), implied_by=by_groups),
+        }
+        if attrs.get("codec") == "gaq":
+            schema["groups"] = Array("u", shape=(None,))
+        return schema
 
     def write(self, path: str | Path, quantized: QuantizedSet, counts: torch.Tensor | Sequence[int], *,
               stream: bytes | None = None, config: CompressConfig | None = None, budget_bytes: int | None = None,
@@ -142,7 +167,7 @@ class PatchCodec(Codec):
         write_frame(path, arrays, payload="codes", header=header, provenance=provenance or Provenance(),
                     accounting=accounting, config=tomlio.dumps(config.as_dict()) if config is not None else "",
                     settings=settings, class_names=class_names)
-        return self.describe(read_frame(path))
+        return self.describe(self.frame(path))
 
     def _check(self, frame: Frame) -> None:
         """Attributes, array sizes and checksums (codes are not decoded)."""
@@ -189,11 +214,14 @@ class PatchCodec(Codec):
             raise DataFileError(f"{where}: /constant_mask and /constant_values do not agree ({exc})") from None
         count = n * layout.varying
         if attrs["entropy"] == "range":
-            codes = coder.decode(arrays["codes"])
-            stream_bits = coder.stream_info(arrays["codes"].tobytes())[0]
-            if stream_bits != bits or codes.size != count:
-                raise DataFileError(f"{where}: /codes holds {codes.size} codes of {stream_bits} bits, expected "
-                                    f"{count} of {bits} (file corrupt)")
+            try:
+                stream_bits, stream_count, _ = coder.stream_info(arrays["codes"].tobytes())
+                if stream_bits != bits or stream_count != count:  # before decoding: the count sizes the output
+                    raise DataFileError(f"/codes holds {stream_count} codes of {stream_bits} bits, expected {count} "
+                                        f"of {bits} (truncated or corrupt)")
+                codes = coder.decode(arrays["codes"])
+            except DataFileError as exc:
+                raise DataFileError(f"{where}: {exc}; {FIX}") from None
         else:
             if arrays["codes"].shape != (packed_size(count, bits),):
                 raise DataFileError(f"{where}: /codes has {arrays['codes'].size} bytes, expected "
@@ -289,8 +317,10 @@ def read_quantized(path: str | Path) -> tuple[QuantizedSet, dict, dict[str, np.n
     Raises:
         DataFileError: not a patch-quantized file, or see :meth:`PatchCodec.read`.
     """
-    frame = read_frame(path)
-    if not PatchCodec().claims(frame.attrs):
-        raise DataFileError(f"{path}: not a patch-quantized set (codec {frame.attrs.get('codec')!r}; expected one "
+    codec = PatchCodec()
+    attrs = read_attrs(path)
+    if not codec.claims(attrs):
+        raise DataFileError(f"{path}: not a patch-quantized set (codec {attrs.get('codec')!r}; expected one "
                             f"of {', '.join(CODECS)}); write one with beamsim compress")
-    return PatchCodec().quantized(frame), frame.attrs, frame.arrays
+    frame = codec.frame(path)
+    return codec.quantized(frame), frame.attrs, frame.arrays

@@ -14,13 +14,14 @@ codec and is what ``beamsim.distill.save``/``load``/``read``/``describe`` use.
 
 from beamsim.distill.files.frame import (FORMAT, FORMAT_VERSION, DistilledSet, Frame, arrays_sha256, format_of,
                                          read_attrs, read_frame, settings_of, sha256, write_frame)
-from beamsim.distill.files.codec import Codec, codec_names, codec_of, describe, get_codec, load, read, register_codec
+from beamsim.distill.files.codec import (Codec, codec_names, codec_of, describe, get_codec, load, read, read_claimed,
+                                         register_codec)
 from beamsim.distill.files.quantized import QuantizedCodec
 from beamsim.distill.files.float32 import Float32Codec
 
 __all__ = [
     "FORMAT", "FORMAT_VERSION", "DistilledSet", "Frame", "sha256", "arrays_sha256", "format_of", "read_attrs",
     "read_frame", "settings_of", "write_frame",
-    "Codec", "register_codec", "codec_names", "get_codec", "codec_of", "read", "load", "describe",
+    "Codec", "register_codec", "codec_names", "get_codec", "codec_of", "read_claimed", "read", "load", "describe",
     "QuantizedCodec", "Float32Codec",
 ]

@@ -30,10 +30,12 @@ from typing import Any, Callable, TypeVar
 
 import torch
 
-from beamsim.distill.files.frame import DistilledSet, Frame, read_frame
+from beamsim.distill.files.frame import DistilledSet, Frame, family_schema, read_attrs, read_frame
 from beamsim.errors import DataFileError
+from beamsim.h5safe import Array, Declared
 
-__all__ = ["Codec", "register_codec", "codec_names", "get_codec", "codec_of", "read", "load", "describe"]
+__all__ = ["Codec", "register_codec", "codec_names", "get_codec", "codec_of", "read_claimed", "read", "load",
+           "describe"]
 
 
 class Codec(ABC):
@@ -49,6 +51,19 @@ class Codec(ABC):
     def claims(self, attrs: Mapping[str, Any]) -> bool:
         """Whether a file with these (format-checked) attributes is this codec's. The claims of
         the registered codecs exclude each other."""
+
+    def schema(self, attrs: Mapping[str, Any], entries: Mapping[str, Declared]) -> Mapping[str, str | Array]:
+        """What a file of this codec holds: dataset -> :class:`~beamsim.h5safe.Array` (dtype kinds,
+        the shape the header attributes imply, allowed values), from the (format-checked)
+        attributes and the datasets as declared; :func:`~.frame.read_frame` holds the file to
+        it before reading any data. A dataset another codec holds but this one does not is
+        foreign. The default is the family's union, :data:`~.frame.SCHEMA`.
+        """
+        return family_schema(attrs, entries)
+
+    def frame(self, path: str | Path) -> Frame:
+        """A file of this codec, read against :meth:`schema` (:func:`~.frame.read_frame`)."""
+        return read_frame(path, self.schema, what=f"beamsim distilled set of the {self.name} codec")
 
     @abstractmethod
     def write(self, path: str | Path, *args: Any, **kwargs: Any) -> dict:
@@ -125,16 +140,30 @@ def codec_of(frame: Frame) -> Codec:
         DataFileError: no registered codec claims it.
         RuntimeError: more than one does (a bug in a codec's :meth:`Codec.claims`).
     """
-    found = [codec for codec in _REGISTRY.values() if codec.claims(frame.attrs)]
+    return _claiming(frame.attrs, frame.where)
+
+
+def _claiming(attrs: Mapping[str, Any], where: str) -> Codec:
+    found = [codec for codec in _REGISTRY.values() if codec.claims(attrs)]
     if len(found) > 1:
-        raise RuntimeError(f"{frame.where}: codecs {', '.join(c.name for c in found)} all claim the file; "
+        raise RuntimeError(f"{where}: codecs {', '.join(c.name for c in found)} all claim the file; "
                            "a codec's claims must exclude the others'")
     if not found:
-        mark = (f"codec {frame.attrs['codec']!r}" if "codec" in frame.attrs
-                else f"quantizer {frame.attrs.get('quantizer')!r}")
-        raise DataFileError(f"{frame.where}: unknown codec ({mark}): no registered codec reads it (known: "
+        mark = f"codec {attrs['codec']!r}" if "codec" in attrs else f"quantizer {attrs.get('quantizer')!r}"
+        raise DataFileError(f"{where}: unknown codec ({mark}): no registered codec reads it (known: "
                             f"{', '.join(codec_names())}); a newer beamsim may have written it")
     return found[0]
+
+
+def read_claimed(path: str | Path) -> tuple[Codec, Frame]:
+    """The codec that claims a file and the file's frame, read against that codec's schema
+    (:meth:`Codec.schema`; no data is read before the file passes it).
+
+    Raises:
+        DataFileError: see :func:`~.frame.read_frame`; no registered codec claims the file.
+    """
+    codec = _claiming(read_attrs(path), str(path))
+    return codec, codec.frame(path)
 
 
 def read(path: str | Path, device: str | torch.device | None = None) -> DistilledSet:
@@ -148,8 +177,8 @@ def read(path: str | Path, device: str | torch.device | None = None) -> Distille
         DataFileError: missing, truncated or foreign file; wrong format or version; what the
             codec finds wrong (each message says which).
     """
-    frame = read_frame(path)
-    return codec_of(frame).read(frame, device)
+    codec, frame = read_claimed(path)
+    return codec.read(frame, device)
 
 
 def load(path: str | Path, device: str | torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,5 +211,5 @@ def describe(path: str | Path) -> dict:
     Raises:
         DataFileError: see :func:`read`.
     """
-    frame = read_frame(path)
-    return codec_of(frame).describe(frame)
+    codec, frame = read_claimed(path)
+    return codec.describe(frame)

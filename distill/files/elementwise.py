@@ -16,14 +16,15 @@ sample::
     accounting attrs: payload_bits (N d b), payload_bits_stored (N v b), overhead_bits
 
 :func:`group_rows` validates and sorts what a writer is given, :func:`write_elementwise`
-writes it through the frame, :func:`check_layout` validates what the codecs share on reading
-and :func:`describe_elementwise` is the description both report.
+writes it through the frame, :func:`header_of` and :func:`layout_schema` give the part of a
+codec's schema the layout fixes (before any data is read), :func:`check_layout` validates what
+the codecs share on reading and :func:`describe_elementwise` is the description both report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,13 @@ import numpy as np
 import torch
 
 from beamsim.distill.bits import overhead_bits, payload_bits
-from beamsim.distill.files.frame import Frame, check_counts, described_sizes, int_attr, write_frame
+from beamsim.distill.files.frame import Frame, check_counts, count_attr, described_sizes, int_attr, write_frame
 from beamsim.distill.provenance import Provenance
 from beamsim.errors import DataFileError
+from beamsim.h5safe import Array, Declared
 
-__all__ = ["FLOAT_QUANTIZER", "Rows", "group_rows", "write_elementwise", "Layout", "check_layout", "fill",
-           "describe_elementwise"]
+__all__ = ["FLOAT_QUANTIZER", "Rows", "group_rows", "write_elementwise", "Header", "header_of", "layout_schema",
+           "Layout", "check_layout", "fill", "describe_elementwise"]
 
 #: The ``quantizer`` attribute of a full-precision (float32) set.
 FLOAT_QUANTIZER = "none"
@@ -157,6 +159,57 @@ def write_elementwise(path: str | Path, rows: Rows, values: np.ndarray, *, paylo
     }
     write_frame(path, arrays, payload=payload, header=header, provenance=provenance, accounting=accounting,
                 config=config, settings=settings, class_names=class_names)
+
+
+@dataclass(frozen=True)
+class Header:
+    """The counts a file's header attributes and declared shapes give, before any data is read
+    (None where an attribute is missing or malformed: the codec's checks then name it).
+
+    Attributes:
+        n: ``num_samples``; num_classes: ``num_classes``; shape: ``input_shape``.
+        k: constant elements (the declared length of the constants array, 0 without one).
+    """
+
+    n: int | None
+    num_classes: int | None
+    shape: tuple[int, ...] | None
+    k: int | None
+
+    @property
+    def varying(self) -> int | None:
+        """``v = d - k``, elements stored per sample."""
+        if self.shape is None or self.k is None:
+            return None
+        d = int(np.prod(self.shape))
+        return d - self.k if d >= self.k else None
+
+    def stored(self) -> int | None:
+        """``N v``, elements stored in the payload."""
+        v = self.varying
+        return None if v is None or self.n is None else self.n * v
+
+
+def header_of(attrs: Mapping[str, Any], entries: Mapping[str, Declared], constants: str) -> Header:
+    """:class:`Header` of a file from its attributes and its datasets as declared."""
+    raw = attrs.get("input_shape")
+    shape = tuple(int(s) for s in raw) if isinstance(raw, list) and raw and all(
+        isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in raw) else None
+    declared = entries.get(constants)
+    k = 0 if declared is None else declared.shape[0] if len(declared.shape) == 1 else None
+    return Header(n=count_attr(attrs, "num_samples"), num_classes=count_attr(attrs, "num_classes"), shape=shape, k=k)
+
+
+def layout_schema(header: Header, constants: str, constant: Array) -> dict[str, Array]:
+    """The arrays every element-wise (and patch) file holds besides its payload: ``/counts``
+    [C], ``/constant_mask`` [*shape] and the constants [k] (``constant``: their dtype kinds and
+    values; the shape is set here)."""
+    return {
+        "counts": Array("iu", shape=(header.num_classes,), low=0, high=header.n, meaning="samples per class",
+                        implied_by=f"num_classes = {header.num_classes}"),
+        "constant_mask": Array("b", shape=header.shape, implied_by=f"input_shape = {list(header.shape or [])}"),
+        constants: replace(constant, shape=(header.k,)),
+    }
 
 
 @dataclass(frozen=True)

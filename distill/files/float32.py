@@ -21,10 +21,11 @@ import torch
 from beamsim.distill.bits import FLOAT_BITS
 from beamsim.distill.files.codec import Codec, register_codec
 from beamsim.distill.files.elementwise import (FLOAT_QUANTIZER, Layout, check_layout, describe_elementwise, fill,
-                                               group_rows, write_elementwise)
-from beamsim.distill.files.frame import DistilledSet, Frame, int_attr, labels_of, read_frame
+                                               group_rows, header_of, layout_schema, write_elementwise)
+from beamsim.distill.files.frame import DistilledSet, Frame, int_attr, labels_of
 from beamsim.distill.provenance import Provenance
 from beamsim.errors import DataFileError
+from beamsim.h5safe import Array, Declared
 
 __all__ = ["Float32Codec"]
 
@@ -35,6 +36,18 @@ class Float32Codec(Codec):
 
     def claims(self, attrs: Mapping[str, Any]) -> bool:
         return "codec" not in attrs and attrs.get("quantizer") == FLOAT_QUANTIZER
+
+    def schema(self, attrs: Mapping[str, Any], entries: Mapping[str, Declared]) -> dict[str, Array]:
+        """``/counts``, ``/constant_mask``, ``/constant_values`` (finite), ``/x`` [N, v] (finite),
+        ``/alpha`` [0]; nothing else (no codes, no quantizer state)."""
+        header = header_of(attrs, entries, "constant_values")
+        return {
+            **layout_schema(header, "constant_values", Array("f", finite=True, meaning="constant elements")),
+            "x": Array("f", shape=(header.n, header.varying), finite=True, meaning="the set's values",
+                       implied_by=f"num_samples = {header.n}, input_shape = {list(header.shape or [])}, "
+                                  f"{header.k} constant elements"),
+            "alpha": Array("f", shape=(0,), implied_by="a float32 set has no thresholds"),
+        }
 
     def write(self, path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], *,
               num_classes: int | None = None, class_names: Sequence[str] | None = None,
@@ -65,7 +78,7 @@ class Float32Codec(Codec):
                                   "signed": bool((values < 0).any()), "levels": "float32"},
                           bits=FLOAT_BITS, provenance=provenance or Provenance(), settings=settings,
                           class_names=class_names, constants_once=constants_once)
-        return self.describe(read_frame(path))
+        return self.describe(self.frame(path))
 
     def _check(self, frame: Frame) -> Layout:
         bits = int_attr(frame.attrs, "bits", frame.where)

@@ -15,7 +15,8 @@ file's bytes; :func:`write_frame` writes::
 
 and the arrays in the order the codec gives them, atomically (a temporary file renamed onto
 the target). :func:`read_frame` checks the format and version, checks every dataset against
-:data:`SCHEMA` and the read bound (:mod:`beamsim.h5safe`) before reading, then reads each once;
+the claiming codec's schema (names, dtypes, the shapes its attributes imply) and the read bound
+(:mod:`beamsim.h5safe`) before reading, then reads each once, its values checked as they come;
 the codec validates and decodes them.
 
 >>> import numpy as np
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,14 +44,15 @@ from beamsim.distill.bits import FLOAT_BITS, compression_ratio
 from beamsim.distill.provenance import Provenance
 from beamsim.errors import DataFileError
 from beamsim.fileio import atomic_path, open_hdf5
-from beamsim.h5safe import declared, read_checked
+from beamsim.h5safe import Array, Declared, check_declared, listed, read_checked
 
 if TYPE_CHECKING:
     from beamsim.distill.quant import Quantizer
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DistilledSet", "Frame", "sha256", "arrays_sha256", "plain", "format_of",
            "read_attrs", "read_frame", "check_format", "int_attr", "check_counts", "labels_of", "settings_of",
-           "optional_attr", "described_sizes", "write_frame", "SCHEMA"]
+           "optional_attr", "described_sizes", "write_frame", "SCHEMA", "FIX", "SchemaOf", "count_attr",
+           "family_schema"]
 
 FORMAT = "beamsim.distilled"
 FORMAT_VERSION = 1
@@ -120,7 +122,7 @@ def sha256(*arrays: tuple[str, np.ndarray]) -> str:
     for name, value in sorted(arrays, key=lambda item: item[0]):
         value = np.ascontiguousarray(value)
         digest.update(f"{name}:{value.dtype.str}:{list(value.shape)};".encode())
-        digest.update(value.tobytes())
+        digest.update(value.reshape(-1).view(np.uint8))  # the bytes, without a copy
     return digest.hexdigest()
 
 
@@ -176,24 +178,37 @@ def read_attrs(path: str | Path) -> dict[str, Any]:
     return attrs
 
 
-#: What a distilled file may hold, whatever its codec: dataset -> allowed dtype kinds (checked
-#: before any data is read; ``quantizer/*``: a quantizer's state tensors).
+#: What a distilled file may hold, whatever its codec: dataset -> allowed dtype kinds (the
+#: schema of a codec that declares none; ``quantizer/*``: a quantizer's state tensors).
 SCHEMA: dict[str, str] = {
     "x": "f", "codes": "uif", "counts": "iu", "constant_mask": "b", "constant_values": "f",
     "constant_codes": "uib", "alpha": "f", "groups": "ui", "scale": "f", "zero_point": "i",
     "quantizer/*": "fiub",
 }
+#: What a refusal of a distilled file's content says to do.
+FIX = "the file is corrupt or was edited; write it again with beamsim, or get it again from its source"
+
+#: A codec's schema for one file: from its attributes and its datasets as declared (no data read).
+SchemaOf = Callable[[Mapping[str, Any], Mapping[str, Declared]], Mapping[str, "str | Array"]]
 
 
-def read_frame(path: str | Path) -> Frame:
+def read_frame(path: str | Path, schema: SchemaOf | None = None, what: str = "beamsim distilled set") -> Frame:
     """Attributes and every array of a distilled file, format and version checked.
 
-    Every dataset is checked against :data:`SCHEMA`, ``/counts`` against ``num_classes`` and
-    the declared sizes against the read bound (:mod:`beamsim.h5safe`) before any data is read.
+    Before any data is read, every dataset is checked against the schema (names, dtype kinds,
+    the shapes the attributes imply) and the declared sizes against the read bound
+    (:mod:`beamsim.h5safe`); the values are checked slice by slice as they are read.
+
+    Args:
+        path: the file.
+        schema: the claiming codec's :meth:`~.codec.Codec.schema` (None: :data:`SCHEMA`, with
+            ``/counts`` held to ``num_classes``).
+        what: the file's kind, for messages.
 
     Raises:
         DataFileError: missing, truncated or foreign file; another format or version; a
-            foreign or linked dataset; more declared data than the read bound.
+            foreign or linked dataset; a shape the attributes do not imply; more declared data
+            than the read bound; a value the schema does not allow.
     """
     where = str(path)
     with open_hdf5(path) as f:
@@ -202,13 +217,29 @@ def read_frame(path: str | Path) -> Frame:
         except OSError as exc:
             raise DataFileError(f"{where}: unreadable attributes, the file is truncated or corrupt ({exc})") from None
         check_format(attrs, where)
-        entries = declared(f, SCHEMA, where, "beamsim distilled set")
-        classes = attrs.get("num_classes")
-        if "counts" in entries and isinstance(classes, int) and entries["counts"].shape != (classes,):
-            raise DataFileError(f"{where}: /counts declares shape {list(entries['counts'].shape)} but "
-                                f"num_classes is {classes}; the file is corrupt or edited, write it again")
-        arrays = read_checked(f, entries, where)
+        entries = listed(f, where)
+        spec = (schema or family_schema)(attrs, entries)
+        check_declared(entries, spec, where, what)
+        arrays = read_checked(f, entries, where, spec, fix=FIX)
     return Frame(path=path, attrs=attrs, arrays=arrays)
+
+
+def family_schema(attrs: Mapping[str, Any], entries: Mapping[str, Declared]) -> dict[str, str | Array]:
+    """:data:`SCHEMA`, with ``/counts`` held to ``num_classes`` (the schema of a codec that declares none)."""
+    classes = attrs.get("num_classes")
+    counts = Array("iu", shape=(classes,), low=0, meaning="samples per class",
+                   implied_by=f"num_classes = {classes}") \
+        if isinstance(classes, int) and not isinstance(classes, bool) else "iu"
+    return {**SCHEMA, "counts": counts}
+
+
+def count_attr(attrs: Mapping[str, Any], key: str) -> int | None:
+    """A non-negative integer attribute, None when missing or not one (a schema then leaves the
+    shape it sets open; the codec's checks name the attribute)."""
+    value = attrs.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        return None
+    return int(value)
 
 
 def int_attr(attrs: Mapping[str, Any], key: str, where: str) -> int:

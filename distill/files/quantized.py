@@ -29,12 +29,13 @@ import torch
 from beamsim import tomlio
 from beamsim.distill.files.codec import Codec, register_codec
 from beamsim.distill.files.elementwise import (FLOAT_QUANTIZER, Layout, check_layout, describe_elementwise, fill,
-                                               group_rows, write_elementwise)
-from beamsim.distill.files.frame import DistilledSet, Frame, int_attr, labels_of, read_frame
+                                               group_rows, header_of, layout_schema, write_elementwise)
+from beamsim.distill.files.frame import DistilledSet, Frame, count_attr, int_attr, labels_of
 from beamsim.distill.packing import pack_codes, packed_size, unpack_codes
 from beamsim.distill.provenance import Provenance
 from beamsim.distill.quant import MAX_BITS, Quantizer, build_quantizer, quantizer_names
 from beamsim.errors import DataFileError
+from beamsim.h5safe import Array, Declared
 
 __all__ = ["QuantizedCodec"]
 
@@ -47,6 +48,26 @@ class QuantizedCodec(Codec):
 
     def claims(self, attrs: Mapping[str, Any]) -> bool:
         return "codec" not in attrs and attrs.get("quantizer") != FLOAT_QUANTIZER
+
+    def schema(self, attrs: Mapping[str, Any], entries: Mapping[str, Declared]) -> dict[str, Array]:
+        """``/counts``, ``/constant_mask``, ``/constant_codes`` (codes in [0, 2^bits)), ``/codes``
+        (ceil(N v bits / 8) bytes), ``/alpha`` (finite, positive thresholds) and
+        ``/quantizer/<k>`` (finite; ``scale`` and ``norm_std`` positive); no ``/x``."""
+        header = header_of(attrs, entries, "constant_codes")
+        bits = count_attr(attrs, "bits")
+        bits = bits if bits is not None and 1 <= bits <= MAX_BITS else None
+        stored = header.stored()
+        size = None if stored is None or bits is None else packed_size(stored, bits)
+        return {
+            **layout_schema(header, "constant_codes", Array("ui", low=0, high=None if bits is None else 2**bits - 1,
+                                                            meaning=f"{bits}-bit codes of the constant elements")),
+            "codes": Array("u", shape=(size,), unit="bytes", implied_by=f"{header.n} samples of {header.varying} "
+                                                                        f"stored elements at {bits} bits"),
+            "alpha": Array("f", finite=True, above=0.0, meaning="the quantizer's thresholds"),
+            "quantizer/*": Array("f", finite=True, meaning="a decode parameter of the quantizer"),
+            "quantizer/scale": Array("f", finite=True, above=0.0, meaning="the quantizer's scales"),
+            "quantizer/norm_std": Array("f", finite=True, above=0.0, meaning="the quantizer's normalization"),
+        }
 
     def write(self, path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], quantizer: Quantizer, *,
               num_classes: int | None = None, class_names: Sequence[str] | None = None,
@@ -89,7 +110,7 @@ class QuantizedCodec(Codec):
                           bits=bits, decode_arrays=state, config=tomlio.dumps(quantizer.resolved_config().as_dict()),
                           provenance=provenance or Provenance(), settings=settings, class_names=class_names,
                           constants_once=constants_once)
-        return self.describe(read_frame(path))
+        return self.describe(self.frame(path))
 
     def _check(self, frame: Frame) -> Layout:
         where, attrs = frame.where, frame.attrs
