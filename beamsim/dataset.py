@@ -39,10 +39,10 @@ import torch
 
 from beamsim.errors import DataFileError
 from beamsim.fileio import atomic_path, open_hdf5
-from beamsim.h5safe import declared, read_checked
+from beamsim.h5safe import Array, check_declared, check_values, listed, read_checked
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "INPUT_RANGE_DB", "BeamArrays", "arrays_checksum", "write_dataset",
+    "FORMAT", "FORMAT_VERSION", "INPUT_RANGE_DB", "RSRP_MIN_DBM", "RSRP_MAX_DBM", "MEASURED_MARGIN_DB", "BeamArrays", "arrays_checksum", "write_dataset",
     "read_dataset", "read_attrs", "encode_inputs", "random_masks", "BeamDataset", "Encoding", "ENCODINGS",
     "DEFAULT_ENCODING", "Split",
 ]
@@ -51,6 +51,17 @@ FORMAT = "beamsim.dataset"
 FORMAT_VERSION = 1
 #: Relative RSRP range [dB] kept in the model input (below the strongest observed beam).
 INPUT_RANGE_DB = 30.0
+#: Lowest true RSRP a file may hold [dBm]: the floor ``beam_rsrp`` gives a beam that receives no
+#: power (-300 dBm is 1e-33 W, far below any receiver's noise floor, about -130 dBm per RE).
+RSRP_MIN_DBM = -300.0
+#: Highest true RSRP a file may hold [dBm]: 1 kW received per resource element. A base station
+#: radiates at most about +80 dBm EIRP over the whole band, and even 1 m of free space at 1 GHz
+#: takes 32 dB, so a larger value is a corrupt or foreign number, not a measurement.
+RSRP_MAX_DBM = 60.0
+#: How far beyond those bounds a reported RSRP (``/rsrp_measured``, noise and grid added) may lie [dB].
+MEASURED_MARGIN_DB = 100.0
+#: What a refusal of a data set's content says to do.
+FIX = "the file is corrupt or was edited; make it again with beamsim generate, or get it again from its source"
 
 Encoding = Literal["relative", "attenuation"]
 #: The input encodings, by name.
@@ -74,8 +85,30 @@ _SPEC = {  # name: (dtype, trailing shape or None for "beam grid")
     "rsrp_measured": (np.float32, None),
 }
 _OPTIONAL = {"rsrp_measured"}
-#: What a data-set file may hold: dataset -> allowed dtype kinds (checked before any data is read).
-_SCHEMA = {name: np.dtype(dtype).kind for name, (dtype, _) in _SPEC.items()}
+#: The dtype kinds a data-set file may hold, by dataset (the shapes and values: :func:`_schema`).
+_KINDS = {name: np.dtype(dtype).kind for name, (dtype, _) in _SPEC.items()}
+
+
+def _schema(rows: int | None, grid: tuple[int, ...] | None) -> dict[str, Array]:
+    """What each array may be: dtype kinds, shape ([N] or [N, E, A] from /rsrp's declared
+    shape; None: open) and values (finite RSRP within the bounds above, finite positions,
+    labels in [0, E A), split 0 or 1)."""
+    beams = None if grid is None or len(grid) != 2 else int(grid[0] * grid[1])
+    cube = (rows, None, None) if grid is None else (rows, *grid)
+    by = f"/rsrp's shape [N, E, A] = {[rows, *(grid or ())]}"
+    rsrp = f"an RSRP [dBm]: {RSRP_MIN_DBM:g} (no power) to {RSRP_MAX_DBM:+g}"
+    reported = f"a reported RSRP [dBm], within {MEASURED_MARGIN_DB:g} dB of the true-RSRP bounds"
+    return {
+        "rsrp": Array("f", shape=cube, finite=True, low=RSRP_MIN_DBM, high=RSRP_MAX_DBM, meaning=rsrp, implied_by=by),
+        "mask": Array("b", shape=cube, implied_by=by),
+        "label": Array(_KINDS["label"], shape=(rows,), low=0, high=None if beams is None else beams - 1,
+                       meaning="best-beam indices", implied_by=by),
+        "ue_pos": Array("f", shape=(rows, 3), finite=True, meaning="UE positions [m]", implied_by=by),
+        "los": Array("b", shape=(rows,), implied_by=by),
+        "split": Array(_KINDS["split"], shape=(rows,), low=0, high=1, meaning="0 = train, 1 = test", implied_by=by),
+        "rsrp_measured": Array("f", shape=cube, finite=True, low=RSRP_MIN_DBM - MEASURED_MARGIN_DB,
+                               high=RSRP_MAX_DBM + MEASURED_MARGIN_DB, meaning=reported, implied_by=by),
+    }
 
 
 @dataclass
@@ -128,15 +161,18 @@ def arrays_checksum(arrays: BeamArrays) -> str:
     for name, value in arrays.as_dict().items():
         value = np.ascontiguousarray(value)
         digest.update(f"{name}:{value.dtype.str}:{value.shape};".encode())
-        digest.update(value.tobytes())
+        digest.update(value.reshape(-1).view(np.uint8))  # the bytes, without a copy
     return digest.hexdigest()
 
 
-def _validate(arrays: BeamArrays, where: str) -> None:
+def _validate(arrays: BeamArrays, where: str, values: bool = True) -> None:
+    """Raise DataFileError at the first wrong shape, dtype, sample without a measured beam or
+    (``values``) value (:func:`_schema`)."""
     n = len(arrays)
     if arrays.rsrp.ndim != 3:
         raise DataFileError(f"{where}: /rsrp must have shape [N, E, A], found {list(arrays.rsrp.shape)}")
     grid = arrays.rsrp.shape[1:]
+    schema = _schema(n, grid)
     for name, (dtype, tail) in _SPEC.items():
         value = getattr(arrays, name)
         if value is None and name in _OPTIONAL:
@@ -146,19 +182,10 @@ def _validate(arrays: BeamArrays, where: str) -> None:
             raise DataFileError(f"{where}: /{name} has shape {list(value.shape)}, expected {list(want)}")
         if value.dtype != np.dtype(dtype):
             raise DataFileError(f"{where}: /{name} has dtype {value.dtype}, expected {np.dtype(dtype)}")
+        if values:
+            check_values(name, value, schema[name], where, fix=FIX)
     if n == 0:
         raise DataFileError(f"{where}: the data set has no samples")
-    if not np.isfinite(arrays.rsrp).all():
-        raise DataFileError(f"{where}: /rsrp contains NaN or infinite values")
-    if arrays.rsrp_measured is not None and not np.isfinite(arrays.rsrp_measured).all():
-        raise DataFileError(f"{where}: /rsrp_measured contains NaN or infinite values")
-    if not np.isfinite(arrays.ue_pos).all():
-        raise DataFileError(f"{where}: /ue_pos contains NaN or infinite values")
-    num_beams = grid[0] * grid[1]
-    if arrays.label.min() < 0 or arrays.label.max() >= num_beams:
-        raise DataFileError(f"{where}: /label values must lie in [0, {num_beams - 1}]")
-    if arrays.split.max() > 1:
-        raise DataFileError(f"{where}: /split values must be 0 (train) or 1 (test)")
     if not arrays.mask.reshape(n, -1).any(axis=1).all():
         raise DataFileError(f"{where}: some samples have no measured beam in /mask")
 
@@ -187,8 +214,6 @@ def write_dataset(path: str | Path, arrays: BeamArrays, attrs: dict) -> str:
                 f.attrs[key] = value
             f.attrs["sha256"] = checksum
     return checksum
-
-
 
 
 def _attr_text(value) -> str:
@@ -220,18 +245,22 @@ def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dic
         version = int(f.attrs.get("format_version", -1))
         if version != FORMAT_VERSION:
             raise DataFileError(f"{where}: format_version {version} is not supported (this beamsim reads {FORMAT_VERSION})")
-        entries = declared(f, _SCHEMA, where, "beamsim data set")
+        entries = listed(f, where)
+        check_declared(entries, _KINDS, where, "beamsim data set")  # foreign arrays and dtypes first
         missing = [name for name in _SPEC if name not in entries and name not in _OPTIONAL]
         if missing:
             raise DataFileError(f"{where}: missing array(s) {', '.join('/' + m for m in missing)}")
         rows = {name: entry.shape[0] if entry.shape else None for name, entry in entries.items()}
         if len(set(rows.values())) != 1 or None in rows.values():
-            listed = ", ".join(f"/{name} {list(entry.shape)}" for name, entry in entries.items())
-            raise DataFileError(f"{where}: the arrays do not declare one sample count ({listed}); "
+            shapes = ", ".join(f"/{name} {list(entry.shape)}" for name, entry in entries.items())
+            raise DataFileError(f"{where}: the arrays do not declare one sample count ({shapes}); "
                                 "the file is corrupt or edited, write it again")
-        arrays = BeamArrays(**read_checked(f, entries, where))
+        rsrp = entries["rsrp"].shape
+        schema = _schema(rsrp[0], rsrp[1:] if len(rsrp) == 3 else None)
+        check_declared(entries, schema, where, "beamsim data set")
+        arrays = BeamArrays(**read_checked(f, entries, where, schema, fix=FIX))
         attrs = {k: (_attr_text(v) if isinstance(v, (bytes, str)) else v) for k, v in f.attrs.items()}
-    _validate(arrays, where)
+    _validate(arrays, where, values=False)  # the values were checked as they were read
     if verify:
         stored = attrs.get("sha256", "")
         if stored != arrays_checksum(arrays):

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from beamsim.cli._errors import ErrorMappingGroup
 from beamsim.cli.main import app
-from beamsim.dataset import BeamArrays, arrays_checksum
+from beamsim.dataset import RSRP_MAX_DBM, RSRP_MIN_DBM, BeamArrays, arrays_checksum
 from beamsim.distill import save
 from beamsim.distill.files.frame import arrays_sha256, sha256
 from beamsim.distill.quant import build_quantizer
@@ -307,6 +307,57 @@ def test_a_data_set_with_foreign_linked_or_mismatched_arrays_is_refused(tiny_dat
     _edit(data, edit)
     needle = {"foreign": "/notes is not part of", "soft": "/los is a soft link", "rows": "one sample count"}[change]
     _refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, needle)
+
+
+def _poisoned_dataset(tiny_dataset, tmp_path: Path, name: str, index, value) -> Path:
+    """A copy of the tiny data set with ``/name[index] = value`` and a ``sha256`` that matches."""
+    data = Path(shutil.copy(tiny_dataset, tmp_path / "data.h5"))
+
+    def change(f):
+        values = f[name][()]
+        values[index] = value
+        _replace(f, name, values)
+    return _rehash_dataset(_edit(data, change))
+
+
+def test_rehash_dataset_reproduces_the_stored_checksum(tiny_dataset, tmp_path):
+    data = Path(shutil.copy(tiny_dataset, tmp_path / "data.h5"))
+    with h5py.File(data) as f:
+        stored = f.attrs["sha256"]
+    with h5py.File(_rehash_dataset(data)) as f:
+        assert f.attrs["sha256"] == stored
+
+
+@pytest.mark.parametrize("name,index,value,needle", [
+    ("rsrp", (slice(0, 3), 0, 0), np.nan, "/rsrp (an RSRP [dBm]: -300 (no power) to +60) holds 3 NaN or infinite"),
+    ("rsrp", (5, 1, 1), -np.inf, "/rsrp (an RSRP [dBm]: -300 (no power) to +60) holds 1 NaN or infinite"),
+    ("ue_pos", (7, 2), np.inf, "/ue_pos (UE positions [m]) holds 1 NaN or infinite"),
+])
+def test_nan_in_a_data_set_behind_a_recomputed_checksum_is_refused(tiny_dataset, tmp_path, name, index, value,
+                                                                   needle):
+    data = _poisoned_dataset(tiny_dataset, tmp_path, name, index, value)
+    line = _refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, needle)
+    assert str(data) in line and "beamsim generate" in line
+    _refused(["evaluate", "--train", data], tmp_path, needle)
+
+
+@pytest.mark.parametrize("name,index,value,needle", [
+    ("rsrp", (3, 0, 0), RSRP_MAX_DBM + 1, f"/rsrp values must lie in [{RSRP_MIN_DBM}, {RSRP_MAX_DBM}]"),
+    ("rsrp", (3, 0, 0), RSRP_MIN_DBM - 1, f"/rsrp values must lie in [{RSRP_MIN_DBM}, {RSRP_MAX_DBM}]"),
+    ("label", 4, 64, "/label values must lie in [0, 63] (best-beam indices)"),
+    ("label", 4, -1, "/label values must lie in [0, 63]"),
+    ("split", 9, 2, "/split values must lie in [0, 1] (0 = train, 1 = test)"),
+])
+def test_data_set_values_outside_their_physical_range_are_refused(tiny_dataset, tmp_path, name, index, value, needle):
+    data = _poisoned_dataset(tiny_dataset, tmp_path, name, index, value)
+    line = _refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, needle)
+    assert "1 do not" in line and "beamsim generate" in line
+
+
+def test_a_generated_data_set_lies_within_the_documented_rsrp_range(tiny_dataset):
+    with h5py.File(tiny_dataset) as f:
+        rsrp = f["rsrp"][()]
+    assert RSRP_MIN_DBM <= rsrp.min() and rsrp.max() <= RSRP_MAX_DBM
 
 
 # --- checkpoints and expert caches ---------------------------------------------------------------
