@@ -165,9 +165,9 @@ def arrays_checksum(arrays: BeamArrays) -> str:
     return digest.hexdigest()
 
 
-def _validate(arrays: BeamArrays, where: str, values: bool = True) -> None:
+def _validate(arrays: BeamArrays, where: str, values: bool = True, fix: str = FIX) -> None:
     """Raise DataFileError at the first wrong shape, dtype, sample without a measured beam or
-    (``values``) value (:func:`_schema`)."""
+    (``values``) value (:func:`_schema`; ``fix``: what the message says to do)."""
     n = len(arrays)
     if arrays.rsrp.ndim != 3:
         raise DataFileError(f"{where}: /rsrp must have shape [N, E, A], found {list(arrays.rsrp.shape)}")
@@ -183,7 +183,7 @@ def _validate(arrays: BeamArrays, where: str, values: bool = True) -> None:
         if value.dtype != np.dtype(dtype):
             raise DataFileError(f"{where}: /{name} has dtype {value.dtype}, expected {np.dtype(dtype)}")
         if values:
-            check_values(name, value, schema[name], where, fix=FIX)
+            check_values(name, value, schema[name], where, fix=fix)
     if n == 0:
         raise DataFileError(f"{where}: the data set has no samples")
     if not arrays.mask.reshape(n, -1).any(axis=1).all():
@@ -196,7 +196,8 @@ def write_dataset(path: str | Path, arrays: BeamArrays, attrs: dict) -> str:
     ``attrs`` holds at least ``scenario`` (TOML text) and ``seed``; format, version, creation
     time and checksum are added here.
     """
-    _validate(arrays, str(path))
+    _validate(arrays, str(path), fix="nothing was written; the simulation gave values a data set cannot hold, "
+                                    "check the scenario (e.g. measurement.tx_power_dbm)")
     checksum = arrays_checksum(arrays)
     from beamsim import __version__
 

@@ -119,11 +119,7 @@ def _bomb(f, name: str = "scale", shape=(2**34,), dtype="f8", chunks=(2**16,)) -
 
 @pytest.mark.parametrize("command", [["info"], ["evaluate", "--train"]])
 def test_a_distilled_file_declaring_128_gib_is_refused_before_reading(distilled, tmp_path, command):
-    def bomb(f):  # a payload of 2^31 samples, the header saying so: only the bound can refuse it
-        del f["x"]
-        _bomb(f, "x", shape=(2**31, 16), dtype="f4", chunks=(2**12, 16))
-        f.attrs["num_samples"] = 2**31
-    _edit(distilled, bomb)
+    _edit(distilled, _payload_bomb)  # the header agrees with the shape: only the bound can refuse it
     assert distilled.stat().st_size < 100_000
     line = _refused([*command, distilled], tmp_path, MAX_READ_BYTES_ENV)
     assert str(distilled) in line and "/x alone 128.0 GiB" in line and "nothing was read" in line
@@ -280,12 +276,7 @@ def test_the_bound_can_be_raised_and_lowered(distilled, tmp_path, monkeypatch):
 # --- data-set files ------------------------------------------------------------------------------
 
 def test_a_data_set_whose_rsrp_declares_64_gib_is_refused(tiny_dataset, tmp_path):
-    data = shutil.copy(tiny_dataset, tmp_path / "data.h5")
-
-    def bomb(f):
-        del f["rsrp"]
-        _bomb(f, "rsrp", shape=(2**24, 32, 32), dtype="f4", chunks=(64, 32, 32))
-    _edit(Path(data), bomb)
+    data = _edit(Path(shutil.copy(tiny_dataset, tmp_path / "data.h5")), _rsrp_bomb)
     line = _refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, MAX_READ_BYTES_ENV)
     assert "/rsrp alone 64.0 GiB" in line
     _refused(["evaluate", "--train", data], tmp_path, "/rsrp alone 64.0 GiB")
@@ -435,20 +426,37 @@ def test_memory_error_is_one_line_naming_the_bound_and_debug_keeps_the_traceback
 
 # --- peak memory of the bombs, in a real process ---------------------------------------------------
 
+def _payload_bomb(f) -> None:
+    """Replace a float32 file's /x by 2^31 x 16 float32 (128 GiB), the header saying so."""
+    del f["x"]
+    _bomb(f, "x", shape=(2**31, 16), dtype="f4", chunks=(2**12, 16))
+    f.attrs["num_samples"] = 2**31
+
+
+def _rsrp_bomb(f) -> None:
+    """Replace a data set's /rsrp by 2^24 x 32 x 32 float32 (64 GiB)."""
+    del f["rsrp"]
+    _bomb(f, "rsrp", shape=(2**24, 32, 32), dtype="f4", chunks=(64, 32, 32))
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmHWM from /proc (Linux)")
-def test_the_bombs_peak_memory_stays_far_below_what_they_declare(distilled, tmp_path, capsys):
-    _edit(distilled, _bomb)
+@pytest.mark.parametrize("kind", ["distilled", "data set"])
+def test_the_bombs_peak_memory_stays_far_below_what_they_declare(distilled, tiny_dataset, tmp_path, capsys, kind):
+    if kind == "distilled":
+        args, declared = ["info", str(_edit(distilled, _payload_bomb))], "128 GiB"
+    else:
+        data = _edit(Path(shutil.copy(tiny_dataset, tmp_path / "data.h5")), _rsrp_bomb)
+        args, declared = ["distill", "--data", str(data), "--out", str(tmp_path / "out.h5")], "64 GiB"
     # VmHWM: this process's own peak RSS (ru_maxrss of a forked child can carry the parent's)
     code = ("import re, sys\nfrom pathlib import Path\nfrom beamsim.cli.main import app\n"
             "try:\n    app(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
             "peak = re.search(r'VmHWM:\\s+(\\d+) kB', Path('/proc/self/status').read_text()).group(1)\n"
             "print(peak, code, file=sys.stderr)\n")
-    run = subprocess.run([sys.executable, "-c", code, "info", str(distilled)], capture_output=True, text=True,
-                         timeout=300)
+    run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
     lines = run.stderr.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith("beamsim: error:"), run.stderr
+    assert len(lines) == 2 and lines[0].startswith("beamsim: error:") and MAX_READ_BYTES_ENV in lines[0], run.stderr
     peak_kib, exit_code = lines[1].split()
     assert exit_code == "1"
     with capsys.disabled():
-        print(f"\npeak RSS of `beamsim info` on a 128 GiB bomb: {int(peak_kib) / 1024:.0f} MiB")
-    assert int(peak_kib) * 1024 < DEFAULT_MAX_READ_BYTES  # declared: 128 GiB
+        print(f"\npeak RSS of `beamsim {args[0]}` on a {declared} {kind} bomb: {int(peak_kib) / 1024:.0f} MiB")
+    assert int(peak_kib) * 1024 < DEFAULT_MAX_READ_BYTES
