@@ -107,3 +107,107 @@ def test_a_toml_file_just_under_the_bound_is_read(tmp_path):
 def test_a_device_is_not_read_as_a_config_file(tmp_path):
     _refused(["distill", "--data", tmp_path / "data.h5", "--config", os.devnull], tmp_path, os.devnull,
              "not a regular file")
+
+
+# --- study point records ---------------------------------------------------------------------------
+
+def _study(data: Path, out: Path, config: Path, cache: Path) -> list:
+    return ["study", "rate-distortion", "--spc", 2, "--bits", 2, "--data", data, "--out", out, "--config", config,
+            "--cache-dir", cache, "--runs", 1, "--epochs", 2, "--device", "cpu", "--json"]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory, tiny_dataset) -> tuple[Path, list]:
+    """A finished one-point study folder and the arguments that made it (relative to the folder)."""
+    from tests.tiny import TINY
+
+    folder = tmp_path_factory.mktemp("study")
+    (folder / "tiny.toml").write_text(TINY)
+    args = _study(tiny_dataset, folder / "rd", folder / "tiny.toml", folder / "cache")
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return folder, args
+
+
+def _edit_point(record: dict, kind: str) -> str | bytes:
+    import json
+
+    if kind == "not JSON":
+        return "{\"key\": "
+    if kind == "not UTF-8":
+        return b"{\"key\": \"\xff\"}"
+    if kind == "nested too deeply":
+        return "[" * 200_000 + "]" * 200_000
+    if kind == "a list":
+        return "[1, 2]"
+    if kind == "another point's key":
+        record["key"] = "0" * 64
+    elif kind == "other source settings":
+        record["source"]["config"]["spc"] = 50
+    elif kind == "a string for top-1":
+        record["evaluation"]["top1"]["mean"] = "high"
+    elif kind == "NaN for top-1":
+        return json.dumps(record).replace('"std": 0.0', '"std": NaN', 1)
+    elif kind == "no evaluation":
+        del record["evaluation"]
+    elif kind == "a table for num_samples":
+        record["info"]["num_samples"] = {"n": 1}
+    return json.dumps(record)
+
+
+POINT_KINDS = ["over the size bound", "not JSON", "not UTF-8", "nested too deeply", "a list", "another point's key",
+               "other source settings", "a string for top-1", "NaN for top-1", "no evaluation",
+               "a table for num_samples"]
+
+
+#: These are computed again for real; the others with a stand-in for the computation (the same record).
+RECOMPUTED = ("over the size bound", "a string for top-1")
+
+
+@pytest.mark.parametrize("kind", POINT_KINDS)
+def test_a_corrupt_study_point_is_computed_again_with_a_note(study, tmp_path, kind, monkeypatch):
+    """Never used, never a traceback: one note on stderr, the point computed again, the file replaced."""
+    import copy
+    import json
+    import shutil
+
+    from beamsim.experiments.studies import runner
+
+    folder, args = study
+    computed = []
+    if kind not in RECOMPUTED:
+        (made,) = (folder / "rd" / "points").glob("*.json")
+        stand_in = json.loads(made.read_text().replace(str(folder), str(tmp_path)))
+        monkeypatch.setattr(runner, "run_point", lambda ctx, point, key: computed.append(key) or copy.deepcopy(stand_in))
+    shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
+    args = [str(a).replace(str(folder), str(tmp_path)) for a in args]
+    (point,) = (tmp_path / "rd" / "points").glob("*.json")
+    good = json.loads(point.read_text())
+    if kind == "over the size bound":
+        with point.open("wb") as fh:  # sparse: nothing on disk
+            fh.truncate(runner.MAX_POINT_BYTES + 1)
+    else:
+        text = _edit_point(json.loads(point.read_text()), kind)
+        point.write_bytes(text if isinstance(text, bytes) else text.encode())
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    notes = [ln for ln in result.stderr.splitlines() if "not using" in ln]
+    assert len(notes) == 1 and str(point) in " ".join(result.stderr.split()), result.stderr
+    assert "computing the point again" in " ".join(result.stderr.split())
+    doc = json.loads(result.stdout)
+    assert doc["points_computed"] == 1 and doc["points_cached"] == 0
+    assert computed == ([] if kind in RECOMPUTED else [good["key"]])
+    again = json.loads(point.read_text())  # replaced by a valid record of the same numbers
+    assert again["key"] == good["key"] and again["evaluation"]["top1"] == good["evaluation"]["top1"]
+    assert sorted(p.name for p in (tmp_path / "rd" / "points").iterdir() if p.name.startswith(".")) == []
+
+
+def test_a_valid_study_point_is_used(study, tmp_path):
+    import json
+    import shutil
+
+    folder, args = study
+    shutil.copytree(folder, tmp_path, dirs_exist_ok=True)
+    result = CliRunner().invoke(app, [str(a).replace(str(folder), str(tmp_path)) for a in args])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["points_cached"] == 1 and "not using" not in result.stderr
