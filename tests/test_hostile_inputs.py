@@ -211,3 +211,170 @@ def test_a_valid_study_point_is_used(study, tmp_path):
     result = CliRunner().invoke(app, [str(a).replace(str(folder), str(tmp_path)) for a in args])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["points_cached"] == 1 and "not using" not in result.stderr
+
+
+# --- CIFAR batches ---------------------------------------------------------------------------------
+
+class MakesMarker:
+    """Unpickling this would create ``marker`` (``open(marker, "w")``): code run by a pickle."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def _cifar_folder(root: Path) -> Path:
+    """A tiny CIFAR-10 "python version" folder: five 2-image batches, a test batch, batches.meta."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"labels": [0, 1], b"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8)}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    meta = {b"label_names": [f"class{i}".encode() for i in range(10)]}
+    (folder / "batches.meta").write_bytes(pickle.dumps(meta))
+    return folder
+
+
+def _cifar_args(root: Path, config: Path) -> list:
+    return ["distill", "--dataset", "cifar10", "--data-root", root, "--config", config, "--out", root / "d.h5"]
+
+
+def test_the_fake_cifar_folder_loads(tmp_path):
+    from beamsim.distill.data.cifar import load_cifar
+
+    _cifar_folder(tmp_path)
+    data = load_cifar(tmp_path, "cifar10")
+    assert data.train.x.shape == (10, 3, 32, 32) and data.test.x.shape == (2, 3, 32, 32)
+
+
+def test_a_code_running_cifar_pickle_runs_no_code(tmp_path, tiny_config):
+    import pickle
+
+    folder = _cifar_folder(tmp_path / "root")
+    marker = tmp_path / "marker"
+    evil = pickle.dumps({b"labels": [0, 1], b"data": MakesMarker(marker)})
+    pickle.loads(evil)[b"data"].close()  # control: plain pickle runs the code, which creates the marker
+    assert marker.exists()
+    marker.unlink()
+    (folder / "data_batch_3").write_bytes(evil)
+    line = _refused(_cifar_args(tmp_path / "root", tiny_config), tmp_path, str(folder / "data_batch_3"),
+                    "refusing to load", "nothing in it ran")
+    assert not marker.exists(), line
+
+
+@pytest.mark.parametrize("kind, fragment", [
+    ("over the read bound", "more than the read bound 4.0 GiB (BEAMSIM_MAX_READ_BYTES)"),
+    ("truncated", "not a readable CIFAR pickle"),
+    ("not a dict", "expected a pickled dict, found list"),
+    ("wrong keys", "a CIFAR batch needs the keys 'data' and 'labels'"),
+    ("data of the wrong shape", "'data' must be uint8 [N, 3072], found [2, 100]"),
+    ("data of the wrong dtype", "'data' must be uint8 [N, 3072]"),
+    ("labels outside the classes", "labels must lie in 0..9, found 0..10"),
+    ("labels that are not integers", "'labels' must be a list of integers"),
+    ("fewer labels than images", "2 images but 1 labels"),
+])
+def test_a_bad_cifar_batch_is_refused_in_one_line(tmp_path, tiny_config, kind, fragment):
+    import pickle
+
+    import numpy as np
+
+    folder = _cifar_folder(tmp_path / "root")
+    batch = folder / "data_batch_2"
+    pixels = np.zeros((2, 3072), np.uint8)
+    content = {
+        "truncated": batch.read_bytes()[:-100],
+        "not a dict": pickle.dumps([pixels, [0, 1]]),
+        "wrong keys": pickle.dumps({b"pixels": pixels, b"labels": [0, 1]}),
+        "data of the wrong shape": pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}),
+        "data of the wrong dtype": pickle.dumps({b"data": pixels.astype(np.float32), b"labels": [0, 1]}),
+        "labels outside the classes": pickle.dumps({b"data": pixels, b"labels": [0, 10]}),
+        "labels that are not integers": pickle.dumps({b"data": pixels, b"labels": [0.5, 1.0]}),
+        "fewer labels than images": pickle.dumps({b"data": pixels, b"labels": [0]}),
+    }.get(kind)
+    if kind == "over the read bound":
+        with batch.open("wb") as fh:  # sparse: 5 GiB declared, nothing on disk
+            fh.truncate(5 * 2**30)
+    else:
+        batch.write_bytes(content)
+    _refused(_cifar_args(tmp_path / "root", tiny_config), tmp_path, str(batch), fragment)
+
+
+# --- image folders ---------------------------------------------------------------------------------
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A PNG whose header declares ``width`` x ``height`` RGB pixels, with a few bytes of image data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def _image_folder(root: Path) -> Path:
+    """``root/train/{a,b}/`` and ``root/val/{a,b}/``, one 16 x 16 RGB PNG in each."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for name in ("a", "b"):
+            (root / split / name).mkdir(parents=True)
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(root / split / name / "0.png")
+    return root
+
+
+def _image_args(root: Path, config: Path) -> list:
+    return ["distill", "--dataset", "imagefolder", "--data-root", root, "--image-size", 8, "--config", config,
+            "--out", root / "d.h5"]
+
+
+def test_the_image_folder_loads(tmp_path):
+    from beamsim.distill.data.imagefolder import load_imagefolder
+
+    data = load_imagefolder(_image_folder(tmp_path), image_size=8)
+    assert data.train.x.shape == (2, 3, 8, 8) and data.class_names == ["a", "b"]
+
+
+@pytest.mark.parametrize("kind, fragment", [
+    ("truncated PNG", "cannot be decoded as an image"),
+    ("text named .png", "cannot be decoded as an image (cannot identify image file"),
+    ("50k x 50k pixels", "a possible decompression bomb (Image size (2500000000 pixels) exceeds limit"),
+    ("10k x 10k pixels", "a possible decompression bomb (Image size (100000000 pixels) exceeds limit"),
+    ("16-bit grey", "mode I;16 is not 8 bits per channel"),
+    ("over the read bound", "more than the read bound 1000 B (BEAMSIM_MAX_READ_BYTES)"),
+])
+def test_a_bad_image_is_refused_in_one_line(tmp_path, tiny_config, kind, fragment, monkeypatch):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    root = _image_folder(tmp_path / "root")
+    bad = root / "train" / "b" / "1.png"
+    if kind == "truncated PNG":
+        buffer = io.BytesIO()
+        Image.fromarray(np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+        bad.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    elif kind == "text named .png":
+        bad.write_text("not an image\n")
+    elif kind == "50k x 50k pixels":
+        bad.write_bytes(_png_declaring(50_000, 50_000))
+        assert bad.stat().st_size < 200
+    elif kind == "10k x 10k pixels":  # between MAX_IMAGE_PIXELS and twice it: Pillow only warns
+        bad.write_bytes(_png_declaring(10_000, 10_000))
+    elif kind == "16-bit grey":
+        Image.new("I;16", (16, 16), 1000).save(bad)
+    else:
+        monkeypatch.setenv("BEAMSIM_MAX_READ_BYTES", "1000")
+        Image.new("RGB", (32, 32)).save(bad)
+    _refused(_image_args(root, tiny_config), tmp_path, str(bad), fragment)
