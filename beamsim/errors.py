@@ -1,6 +1,6 @@
 """Domain errors. The CLI turns each into one line on stderr and exit code 1."""
 
-__all__ = ["BeamsimError", "DataFileError", "ScenarioError", "BackendUnavailableError"]
+__all__ = ["BeamsimError", "DataFileError", "ScenarioError", "BackendUnavailableError", "OutputBusyError"]
 
 
 class BeamsimError(Exception):
@@ -17,3 +17,7 @@ class ScenarioError(BeamsimError):
 
 class BackendUnavailableError(BeamsimError):
     """A simulation back-end cannot run here (e.g. Sionna RT without a usable LLVM)."""
+
+
+class OutputBusyError(BeamsimError):
+    """Another run is writing the same output (it holds the output's lock file)."""

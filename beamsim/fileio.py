@@ -12,11 +12,12 @@ import contextlib
 import os
 import re
 import socket
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "check_writable", "open_hdf5", "remove_stale_temporaries"]
+__all__ = ["atomic_path", "check_writable", "open_hdf5", "remove_stale_temporaries", "read_text_bounded"]
 
 
 def _host() -> str:
@@ -123,3 +124,48 @@ def open_hdf5(path: str | os.PathLike):
         if "truncated" in str(exc).lower():
             raise DataFileError(f"{path}: the file is truncated (shorter than its HDF5 header says)") from None
         raise DataFileError(f"{path}: not an HDF5 file (corrupt, truncated or of another format)") from None
+
+
+def read_text_bounded(path: str | os.PathLike, limit: int, what: str,
+                      error: type[Exception] | None = None) -> str:
+    """The UTF-8 text of a small file, reading at most ``limit + 1`` bytes of it.
+
+    Args:
+        path: the file.
+        limit: the most bytes the file may hold [bytes].
+        what: what the file is, for the messages (``"config file"``, ``"scenario file"``).
+        error: the exception class raised (default :class:`~beamsim.errors.DataFileError`).
+
+    Raises:
+        ``error``: a missing path, a folder or other non-regular file, a file larger than
+            ``limit``, an unreadable file, or bytes that are not UTF-8 (the message names the
+            file, the reason and the fix).
+    """
+    from beamsim.errors import DataFileError
+    from beamsim.h5safe import format_bytes
+
+    error = error or DataFileError
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist; check the path") from None
+    except OSError as exc:
+        raise error(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(mode):
+        raise error(f"{what} {path} is a folder, not a file; give the path of the file itself")
+    if not stat.S_ISREG(mode):
+        raise error(f"{what} {path} is not a regular file (a device, pipe or socket); give a file")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)  # never more than the bound, whatever the file says
+    except OSError as exc:
+        raise error(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise error(f"{what} {path} is larger than {format_bytes(limit)}, the most a {what} may hold; "
+                    "check that it is the right file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise error(f"{what} {path} is not UTF-8 text (byte {exc.start}, line {line}); save it as UTF-8") from None

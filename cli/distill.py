@@ -56,7 +56,7 @@ def distill_cmd(
     """Distil a beam data set or an image set into a few-bit synthetic set (QuADD) and write the packed file."""
     from beamsim.config import resolve_device
     from beamsim.distill.config import resolve_config
-    from beamsim.distill.naming import checkpoint_path, default_image_output, default_output
+    from beamsim.distill.naming import default_image_output, default_output
     from beamsim.distill.pipeline import distill_file
     from beamsim.distill.provenance import Provenance
     from beamsim.fileio import check_writable
@@ -117,8 +117,6 @@ def distill_cmd(
         class_names, extra_settings = None, None
     if history is not None:
         check_writable(history)
-    if resume and not checkpoint_path(out).exists():
-        stderr.print(f"no checkpoint at {checkpoint_path(out)}; starting from the beginning")
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -136,7 +134,8 @@ def distill_cmd(
 
         run = distill_file(train, out, cfg, seed=seed, device=dev, cache_dir=cache_dir, provenance=provenance,
                            class_names=class_names, extra_settings=extra_settings, history=history, resume=resume,
-                           on_mismatch="raise", progress=progress)
+                           on_mismatch="raise", progress=progress,
+                           log=lambda line: stderr.print(line, markup=False, highlight=False, soft_wrap=True))
     quadd, described, out = run.quadd, run.described, run.path
     doc = {
         "path": str(out), "dataset": dataset, "model": cfg.model,

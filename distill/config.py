@@ -35,9 +35,10 @@ a flat key anywhere means the same setting as before.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -215,6 +216,7 @@ class DistillConfig:
     def from_record(cls, record: Mapping[str, Any]) -> "DistillConfig":
         """The config of a stored flat record (a file's ``settings.config``), or of nested tables."""
         flat, tables = _split(dict(record), "the stored config")
+        _check_types(flat, tables)
         return _apply_tables(cls().replace(**flat), tables, objective_tables=True)
 
 
@@ -237,13 +239,64 @@ def _group_fields(group: str, values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _split(data: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """(keys outside tables, tables) of a parsed TOML document; refuses unknown tables."""
+    """(keys outside tables, tables) of a parsed TOML document; refuses unknown tables and a table
+    where a setting's value belongs."""
     tables = {key: value for key, value in data.items() if isinstance(value, dict)}
+    for key in sorted(set(tables) & (set(FLAT_KEYS) - set(GROUPS))):
+        tomlio.check_value(tables[key], _hint(key), key)  # raises: a value, not a table
     unknown = sorted(set(tables) - set(GROUPS) - set(_OBJECTIVE_TABLES))
     if unknown:
         raise ValueError(f"{where}: a table must be a group ({', '.join(GROUPS)}) or named after an objective "
                          f"({', '.join(_OBJECTIVE_TABLES)}), not [{'], ['.join(unknown)}]")
     return {key: value for key, value in data.items() if key not in tables}, tables
+
+
+def _hint(key: str, group: str | None = None) -> Any:
+    """The type of setting ``key`` (a flat key, a run-wide field, or a field of ``group``); None if unknown."""
+    if group is not None and key in tomlio.field_types(GROUPS[group]):
+        return tomlio.field_types(GROUPS[group])[key]
+    if key in FLAT_KEYS and (group is None or FLAT_KEYS[key][0] == group):
+        owner, name = FLAT_KEYS[key]
+        return tomlio.field_types(GROUPS[owner] if owner else DistillConfig)[name]
+    if group is None and key in tomlio.field_types(DistillConfig) and key not in GROUPS:
+        return tomlio.field_types(DistillConfig)[key]
+    return None
+
+
+def _check_types(flat: Mapping[str, Any], tables: Mapping[str, Mapping[str, Any]], prefix: str = "") -> None:
+    """Every known setting of a parsed file has its field's type (an unknown one is left to
+    :meth:`DistillConfig.replace`, which lists the known ones).
+
+    Raises:
+        ValueError: ``<setting> must be <type>, not <value>``.
+    """
+    for key, value in flat.items():
+        if key in GROUPS and key not in FLAT_KEYS:
+            raise ValueError(f"{prefix}{key} must be a table ([{key}]), not {tomlio.shown(value)}")
+        hint = _hint(key)
+        if hint is not None:
+            tomlio.check_value(value, hint, prefix + key)
+    for table, values in tables.items():
+        if table in GROUPS:
+            for key, value in values.items():
+                hint = _hint(key, table)
+                if hint is not None:
+                    tomlio.check_value(value, hint, f"{prefix}{table}.{key}")
+        elif table in _OBJECTIVE_TABLES:
+            inner_flat, inner_tables = _split(dict(values), f"[{prefix}{table}]")
+            _check_types(inner_flat, inner_tables, f"{prefix}{table}.")
+
+
+@contextlib.contextmanager
+def _blame(path: str | Path | None) -> Iterator[None]:
+    """A ``ValueError`` raised while applying the file ``path`` names it."""
+    try:
+        yield
+    except ValueError as exc:
+        text = " ".join(str(exc).split())
+        if path is None or text.startswith(f"config file {path}"):
+            raise
+        raise ValueError(f"config file {path}: {text}") from None
 
 
 def _apply_tables(cfg: DistillConfig, tables: Mapping[str, Mapping[str, Any]], *,
@@ -258,26 +311,35 @@ def _apply_tables(cfg: DistillConfig, tables: Mapping[str, Mapping[str, Any]], *
 
 
 def read_config(path: str | Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """A user TOML file: (keys outside tables, tables), validated when applied.
+    """A user TOML file: (keys outside tables, tables), their types checked; their values are
+    validated when applied.
+
+    The file is read as :func:`beamsim.tomlio.load_toml` reads one: at most
+    :data:`~beamsim.tomlio.MAX_TOML_BYTES` (1 MiB), UTF-8.
 
     Raises:
-        ValueError: a missing file, invalid TOML or an unknown table (the message names the file).
+        ValueError: a missing path, a folder, a file over the bound, bytes that are not UTF-8,
+            invalid TOML (with its line and column), an unknown table, or a setting of the wrong
+            type (the message names the file).
     """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"config file {path} does not exist") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"config file {path}: not valid TOML ({exc})") from None
-    return _split(data, f"config file {path}")
+    data = tomlio.load_toml(path, "config file", ValueError)
+    with _blame(path):
+        flat, tables = _split(data, f"config file {path}")
+        _check_types(flat, tables)
+    return flat, tables
 
 
 def load_config(path: str | Path, base: DistillConfig | None = None) -> DistillConfig:
     """``base`` (or the beam defaults) overridden by a TOML file: its keys, its group tables,
-    then its table for the resulting objective (e.g. ``[tm]``)."""
+    then its table for the resulting objective (e.g. ``[tm]``).
+
+    Raises:
+        ValueError: what :func:`read_config` raises, or a value out of range or an unknown
+            setting (the message names the file).
+    """
     flat, tables = read_config(path)
-    return _apply_tables((base or DistillConfig()).replace(**flat), tables, objective_tables=True)
+    with _blame(path):
+        return _apply_tables((base or DistillConfig()).replace(**flat), tables, objective_tables=True)
 
 
 def shipped_defaults(modality: Modality = "beam") -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -317,7 +379,9 @@ def resolve_config(modality: Modality = "beam", path: str | Path | None = None,
     """
     user, tables = read_config(path) if path is not None else ({}, {})
     objective = overrides.get("objective") or user.get("objective")
-    base = default_config(modality, **{k: v for k, v in (defaults or {}).items() if v is not None},
-                          **({"objective": objective} if objective else {}))
-    cfg = _apply_tables(base.replace(**user), tables, objective_tables=False)
-    return cfg.replace(**tables.get(objective or base.objective, {})).replace(**overrides)
+    with _blame(path):  # an error here comes from the file's values
+        base = default_config(modality, **{k: v for k, v in (defaults or {}).items() if v is not None},
+                              **({"objective": objective} if objective else {}))
+        cfg = _apply_tables(base.replace(**user), tables, objective_tables=False)
+        cfg = cfg.replace(**tables.get(objective or base.objective, {}))
+    return cfg.replace(**overrides)

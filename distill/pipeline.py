@@ -3,10 +3,12 @@
 What ``beamsim distill`` and every study that distils run, in this order::
 
     check that out (and the history file) can be written
+    hold <out>.lock for the whole run (another run writing the same out is refused)
     QuADD(config, seed, device, checkpoint = <out name>.ckpt.pt)
-    resume?  continue the checkpoint when there is one; one of other settings or data
-             raises (on_mismatch="raise") or is deleted (on_mismatch="restart")
-    fit(train) -> save(out, provenance) -> delete the checkpoint -> history CSV
+    resume?  continue the checkpoint when there is one ("resuming <ckpt> at iteration k
+             of n"), or say that there is none; one of other settings or data raises
+             (on_mismatch="raise") or is deleted (on_mismatch="restart")
+    fit(train) -> save(out, provenance) -> delete the checkpoint -> history CSV -> unlock
 
 It is the counterpart of :func:`beamsim.distill.compress.compress_file`. The data come
 from the caller, already loaded (``train`` is anything :meth:`QuADD.fit` accepts: an
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from beamsim.distill.naming import checkpoint_path
 from beamsim.distill.provenance import Provenance
+from beamsim.distill.runlock import hold_output
 from beamsim.fileio import check_writable
 from beamsim.records import write_csv
 
@@ -87,25 +90,40 @@ def distill_file(train: Any, out: str | os.PathLike, config: DistillConfig, *, s
         progress: ``progress(iteration, total, info)``: once with ``(0, iterations, {})``
             when the work starts (after the checks, before expert training), then after each
             iteration.
-        log: called with one line when a checkpoint is continued or deleted.
+        log: called with one line when ``resume`` continues a checkpoint, finds none, or
+            deletes one.
 
     Returns:
         a :class:`DistillResult`.
 
     Raises:
         CheckpointMismatchError: a mismatching checkpoint with ``on_mismatch="raise"``.
+        OutputBusyError: another run is writing ``out`` (:mod:`~beamsim.distill.runlock`).
         ValueError: bad settings or data (what :meth:`QuADD.fit` raises), an unknown
             ``on_mismatch``.
         OSError: ``out`` or ``history`` cannot be written (checked before any work).
     """
-    from beamsim.distill.quadd import CheckpointMismatchError, QuADD
-
     if on_mismatch not in ("raise", "restart"):
         raise ValueError(f"on_mismatch must be 'raise' or 'restart', not {on_mismatch!r}")
     out = check_writable(out)
     if history is not None:
         history = check_writable(history)
     say = log or (lambda line: None)
+    with hold_output(out):
+        return _run(train, out, config, seed=seed, device=device, cache_dir=cache_dir, provenance=provenance,
+                    class_names=class_names, extra_settings=extra_settings, history=history, resume=resume,
+                    on_mismatch=on_mismatch, progress=progress, say=say)
+
+
+def _run(train: Any, out: Path, config: DistillConfig, *, seed: int, device: str | torch.device | None,
+         cache_dir: str | os.PathLike | None, provenance: Provenance | None, class_names: list[str] | None,
+         extra_settings: dict[str, Any] | None, history: Path | None, resume: bool,
+         on_mismatch: Literal["raise", "restart"], progress: Callable[[int, int, dict], None] | None,
+         say: Callable[[str], None]) -> DistillResult:
+    """:func:`distill_file` once it holds the output's lock."""
+    from beamsim.distill.quadd import CheckpointMismatchError, QuADD
+    from beamsim.distill.runstate import checkpoint_iteration
+
     checkpoint = checkpoint_path(out)
     quadd = QuADD(config, device=device, seed=seed, cache_dir=cache_dir, checkpoint_path=checkpoint,
                   progress=progress)
@@ -118,8 +136,11 @@ def distill_file(train: Any, out: str | os.PathLike, config: DistillConfig, *, s
                 raise
             checkpoint.unlink(missing_ok=True)
             say(f"deleted {checkpoint}: written with other settings or other data; starting from the beginning")
-        if resumed:
-            say(f"resuming the distillation from {checkpoint}")
+        else:
+            if resumed:
+                say(f"resuming {checkpoint} at iteration {checkpoint_iteration(checkpoint)} of {config.iterations}")
+            else:
+                say(f"no checkpoint at {checkpoint}; starting from the beginning")
     start = time.perf_counter()
     if progress is not None:
         progress(0, config.iterations, {})

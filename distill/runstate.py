@@ -51,7 +51,8 @@ if TYPE_CHECKING:
     from beamsim.distill.config import DistillConfig
     from beamsim.distill.objectives import Objective
 
-__all__ = ["RunState", "Best", "CheckpointMismatchError", "data_key", "run_fingerprint", "checkpoint_fingerprint"]
+__all__ = ["RunState", "Best", "CheckpointMismatchError", "data_key", "run_fingerprint", "checkpoint_fingerprint",
+           "checkpoint_iteration"]
 
 #: The entries the run itself writes; every other entry of a checkpoint is the objective's.
 RUN_KEYS = ("fingerprint", "iteration", "syn", "opt_syn", "generator", "history_keys", "history", "validation",
@@ -110,6 +111,20 @@ def _read(path: str | Path) -> dict[str, Any]:
 def checkpoint_fingerprint(path: str | Path) -> str | None:
     """The fingerprint recorded in the checkpoint at ``path`` (None when it has none)."""
     return _read(path).get("fingerprint")
+
+
+def checkpoint_iteration(path: str | Path) -> int:
+    """The iterations done when the checkpoint at ``path`` was written.
+
+    Raises:
+        DataFileError: what reading it raises, or an ``iteration`` entry that is not a
+            non-negative integer.
+    """
+    iteration = _read(path).get("iteration")
+    if isinstance(iteration, bool) or not isinstance(iteration, int) or iteration < 0:
+        raise DataFileError(f"checkpoint {path}: its iteration entry is {str(iteration)[:40]!r}, not a count; "
+                            "delete it or run without --resume")
+    return iteration
 
 
 @dataclass

@@ -9,7 +9,6 @@ measurement, the mask and the data-set size. ``load_scenario("umi")`` reads
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -215,11 +214,27 @@ _TABLES = {"link": LinkSettings, "rt": RTSettings, "ue_array": ArraySettings, "c
            "measurement": MeasurementSettings, "mask": MaskSettings, "dataset": DatasetSettings}
 
 
-def _build(cls: type, table: dict[str, Any], where: str) -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - known)
+def _build(cls: type, table: dict[str, Any], where: str, prefix: str = "") -> Any:
+    """``cls(**table)``: unknown and missing keys, wrong types and bad values raise :class:`ScenarioError`
+    (keys named ``<prefix><key>``, e.g. ``link.model``)."""
+    hints = tomlio.field_types(cls)
+    unknown = sorted(set(table) - set(hints))
     if unknown:
-        raise ScenarioError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ScenarioError(f"{where}: unknown key(s) {', '.join(prefix + k for k in unknown)}; "
+                            f"known: {', '.join(sorted(hints))}")
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [name for name in required if name not in table]
+    if missing:
+        raise ScenarioError(f"{where}: missing required key(s) {', '.join(prefix + k for k in missing)}; add them "
+                            f"(e.g. {missing[0]} = \"...\")")
+    for key, value in table.items():
+        if key in _TABLES and not dataclasses.is_dataclass(value):
+            raise ScenarioError(f"{where}: {key} must be a table ([{key}]), not {tomlio.shown(value)}")
+        try:
+            tomlio.check_value(value, hints[key], prefix + key)
+        except ValueError as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
     try:
         return cls(**values)
@@ -228,17 +243,20 @@ def _build(cls: type, table: dict[str, Any], where: str) -> Any:
 
 
 def scenario_from_toml(text: str, where: str = "scenario") -> Scenario:
-    """Parse and validate scenario TOML text."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{where}: not valid TOML ({exc})") from None
-    top = {k: v for k, v in data.items() if not isinstance(v, dict)}
-    tables = {k: v for k, v in data.items() if isinstance(v, dict)}
-    unknown = sorted(set(tables) - set(_TABLES))
+    """Parse and validate scenario TOML text.
+
+    Raises:
+        ScenarioError: a syntax error (with its line and column), an unknown table or key, a
+            missing required key, a value of the wrong type or out of range (the message names
+            ``where`` and the key).
+    """
+    data = tomlio.parse_toml(text, where, ScenarioError)
+    tables = {k: v for k, v in data.items() if k in _TABLES and isinstance(v, dict)}
+    top = {k: v for k, v in data.items() if k not in tables}
+    unknown = sorted(k for k, v in top.items() if isinstance(v, dict) and k not in tomlio.field_types(Scenario))
     if unknown:
         raise ScenarioError(f"{where}: unknown table(s) {', '.join(unknown)}; known: {', '.join(_TABLES)}")
-    built = {name: _build(cls, tables[name], f"{where} [{name}]") for name, cls in _TABLES.items() if name in tables}
+    built = {name: _build(cls, tables[name], where, f"{name}.") for name, cls in _TABLES.items() if name in tables}
     return _build(Scenario, {**top, **built}, where)
 
 
@@ -260,16 +278,18 @@ def list_scenarios() -> dict[str, Scenario]:
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """A bundled scenario by name (``"umi"``) or a scenario TOML file by path.
 
+    A file is read as :func:`beamsim.tomlio.load_toml` reads one: at most
+    :data:`~beamsim.tomlio.MAX_TOML_BYTES`, UTF-8.
+
     Raises:
-        ScenarioError: unknown name (lists the known ones), unreadable or invalid file.
+        ScenarioError: unknown name (lists the known ones); a missing, oversized, unreadable or
+            invalid file (see :func:`scenario_from_toml`).
     """
     text = str(name_or_path)
     if text.endswith(".toml") or "/" in text or Path(text).is_file():
         path = Path(text)
-        try:
-            return scenario_from_toml(path.read_text(), where=str(path))
-        except FileNotFoundError:
-            raise ScenarioError(f"scenario file {path} does not exist") from None
+        text = tomlio.read_toml_text(path, "scenario file", ScenarioError)
+        return scenario_from_toml(text, where=f"scenario file {path}")
     entry = resources.files(__name__) / f"{text}.toml"
     if not entry.is_file():
         known = ", ".join(list_scenarios())

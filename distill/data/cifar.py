@@ -16,10 +16,19 @@ Pickle runs code by design: a file's globals name callables that the loader call
 (``numpy.core.multiarray._reconstruct`` (``numpy._core`` in numpy 2), ``numpy.ndarray``,
 ``numpy.dtype``) and refuses every other one with a :class:`~beamsim.errors.DataFileError`,
 so a crafted file cannot run ``os.system`` or anything else.
+
+Before a file is unpickled its size is checked against the read bound
+(:func:`beamsim.h5safe.max_read_bytes`, ``BEAMSIM_MAX_READ_BYTES``, 4 GiB by default; the
+largest CIFAR file, CIFAR-100's ``train``, is 150 MiB), and it is read whole into memory and
+unpickled from there, so a length the pickle declares cannot make the reader allocate more
+than the file holds. A batch is then checked: a dict with ``data`` (uint8 [N, 3072]) and
+integer labels, one per image, each below the number of classes.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import pickle
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +38,7 @@ import torch
 
 from beamsim.distill.data.raw import RawImages, RawSplit, checksum
 from beamsim.errors import DataFileError
+from beamsim.h5safe import MAX_READ_BYTES_ENV, format_bytes, max_read_bytes
 
 __all__ = ["RestrictedUnpickler", "safe_load_pickle", "load_cifar", "CIFAR_LAYOUT"]
 
@@ -75,20 +85,43 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise DataFileError("refusing a pickle with persistent ids (CIFAR files have none)")
 
 
+def _read_bounded(path: Path) -> bytes:
+    """The bytes of ``path``, refused when the file is larger than :func:`max_read_bytes`."""
+    bound = max_read_bytes()
+    try:
+        size = os.stat(path).st_size
+        if size > bound:
+            raise DataFileError(f"{path}: {format_bytes(size)}, more than the read bound {format_bytes(bound)} "
+                                f"({MAX_READ_BYTES_ENV}); a CIFAR file is at most 150 MiB: replace it with the "
+                                f"official file, or raise {MAX_READ_BYTES_ENV} if it is genuine")
+        with open(path, "rb") as handle:
+            data = handle.read(bound + 1)
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(data) > bound:  # it grew since the check
+        raise DataFileError(f"{path}: more than the read bound {format_bytes(bound)} ({MAX_READ_BYTES_ENV})")
+    return data
+
+
 def safe_load_pickle(path: Path) -> Any:
     """Unpickle ``path`` with :class:`RestrictedUnpickler` and ``encoding="bytes"``.
 
+    The file is read whole first (refused above :func:`~beamsim.h5safe.max_read_bytes`).
+
     Raises:
-        DataFileError: unreadable, not a pickle, or a refused global.
+        DataFileError: too large, unreadable, not a pickle, or a refused global (the message
+            names the file; no code in it ran).
     """
+    data = _read_bounded(path)
     try:
-        with open(path, "rb") as handle:
-            return RestrictedUnpickler(handle, encoding="bytes").load()
+        return RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
     except DataFileError as exc:
-        raise DataFileError(f"{path}: {exc}") from None
+        raise DataFileError(f"{path}: {exc}; it was not loaded and nothing in it ran: replace it with the "
+                            "official CIFAR file") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            UnicodeDecodeError, MemoryError) as exc:
-        raise DataFileError(f"{path}: not a readable CIFAR pickle ({type(exc).__name__}: {exc})") from None
+            UnicodeDecodeError, MemoryError, RecursionError, KeyError) as exc:
+        raise DataFileError(f"{path}: not a readable CIFAR pickle ({type(exc).__name__}: {str(exc)[:120]}); replace it "
+                            "with the official CIFAR file") from None
     except OSError as exc:
         raise DataFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
@@ -116,9 +149,12 @@ def _batch(path: Path, label_key: str, num_classes: int) -> tuple[np.ndarray, np
         shape = list(data.shape) if isinstance(data, np.ndarray) else type(data).__name__
         raise DataFileError(f"{path}: 'data' must be uint8 [N, 3072], found {shape}")
     try:
-        labels = np.asarray(record[label_key], dtype=np.int64).reshape(-1)
+        labels = np.asarray(record[label_key])
     except (TypeError, ValueError):
-        raise DataFileError(f"{path}: {label_key!r} must be a list of integers") from None
+        labels = np.asarray(None)
+    if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
+        raise DataFileError(f"{path}: {label_key!r} must be a list of integers, one per image")
+    labels = labels.astype(np.int64)
     if labels.shape[0] != data.shape[0]:
         raise DataFileError(f"{path}: {data.shape[0]} images but {labels.shape[0]} labels")
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):

@@ -10,6 +10,14 @@ them. Files with an image suffix (``.jpeg .jpg .png .bmp .gif .webp .tif .tiff``
 are read, in sorted order. Every image is converted to RGB, resized so that its short side
 is ``image_size`` (bilinear, with Pillow's antialiasing) and centre-cropped to
 ``image_size`` x ``image_size``.
+
+An image is hostile until checked. Its header is read first; before any pixel is decoded
+it is refused, in one line naming the file, when it declares more pixels than Pillow's
+decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, 89,478,485 pixels by default: a
+few KB of PNG can declare 50,000 x 50,000) or more bytes than the read bound
+(:func:`beamsim.h5safe.max_read_bytes`), or when its mode is not 8 bits per channel
+(:data:`IMAGE_MODES`: 16-bit and float images would be clipped to 8 bits). A truncated or
+undecodable file is refused too.
 """
 
 from __future__ import annotations
@@ -22,11 +30,16 @@ import torch
 
 from beamsim.distill.data.raw import RawImages, RawSplit
 from beamsim.errors import DataFileError
+from beamsim.h5safe import MAX_READ_BYTES_ENV, format_bytes, max_read_bytes
 
-__all__ = ["load_imagefolder", "IMAGEFOLDER_LAYOUT", "IMAGE_SUFFIXES", "resize_center_crop"]
+__all__ = ["load_imagefolder", "IMAGEFOLDER_LAYOUT", "IMAGE_SUFFIXES", "IMAGE_MODES", "resize_center_crop",
+           "open_checked"]
 
 IMAGEFOLDER_LAYOUT = "DIR/train/<class>/*.JPEG and DIR/val/<class>/*.JPEG (one folder per class)"
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+#: Pillow modes read (8 bits per channel, converted to RGB); others are refused.
+IMAGE_MODES = ("1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
+_FIX = "remove or replace the file"
 
 
 def resize_center_crop(image, size: int) -> np.ndarray:
@@ -47,20 +60,49 @@ def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _read_split(folder: Path, classes: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+def open_checked(path: Path, size: int) -> np.ndarray:
+    """The image at ``path``, checked (see the module docstring), as uint8 [3, size, size].
+
+    Raises:
+        DataFileError: a decompression bomb, an image over the read bound, an unsupported
+            mode, or a file that cannot be decoded (the message names the file).
+    """
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:  # reads the header only
+                width, height = image.size
+                declared = width * height * max(len(image.getbands()), 1)
+                if declared > max_read_bytes():
+                    raise DataFileError(f"{path}: declares {width} x {height} pixels ({format_bytes(declared)}), "
+                                        f"more than the read bound {format_bytes(max_read_bytes())} "
+                                        f"({MAX_READ_BYTES_ENV}); {_FIX}")
+                if image.mode not in IMAGE_MODES:
+                    raise DataFileError(f"{path}: mode {image.mode} is not 8 bits per channel (reading it as RGB "
+                                        f"would clip its values); convert it to 8-bit RGB or {_FIX}")
+                return resize_center_crop(image, size)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataFileError(f"{path}: a possible decompression bomb ({' '.join(str(exc).split())}; Pillow's "
+                            f"MAX_IMAGE_PIXELS); it was not decoded; {_FIX}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise DataFileError(f"{path}: cannot be decoded as an image ({' '.join(str(exc).split())[:160]}); "
+                            f"{_FIX}") from None
+    except MemoryError:
+        raise DataFileError(f"{path}: out of memory decoding it; {_FIX}") from None
+
+
+def _read_split(folder: Path, classes: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
     pixels, labels = [], []
     for index, name in enumerate(classes):
         sub = folder / name
         if not sub.is_dir():
             continue
         for path in _files(sub):
-            try:
-                with Image.open(path) as image:
-                    pixels.append(resize_center_crop(image, size))
-            except (UnidentifiedImageError, OSError, ValueError) as exc:
-                raise DataFileError(f"{path}: cannot be decoded as an image ({exc})") from None
+            pixels.append(open_checked(path, size))
             labels.append(index)
     if not pixels:
         return np.zeros((0, 3, size, size), np.uint8), np.zeros(0, np.int64)

@@ -1,15 +1,20 @@
 """Real `beamsim distill` processes stopped by signals, and two runs writing one --out at once.
 
-SIGTERM gives exit code 143, one line and no output nor temporary file; SIGKILL leaves at most
-one temporary file, which the next run removes; ``--resume`` then writes the same bytes as an
-uninterrupted run. Every wait is bounded and every child is killed on the way out.
+SIGINT (Ctrl-C) gives exit code 130 and SIGTERM 143, each with one line and no output, no
+temporary file and no lock file; SIGKILL leaves at most one temporary file, which the next run
+removes, and a lock file, which the next run takes over and removes; ``--resume`` then says
+where it continues and writes the same bytes as an uninterrupted run. A second run writing an
+--out that a run holds is refused in one line. Every wait is bounded and every child is killed
+on the way out.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -77,9 +82,20 @@ def whole(tmp_path_factory, distill_args) -> str:
     return sha256(folder / "d.h5")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+#: What the last stderr line says, by the signal that stopped the run.
+STOPPED = {signal.SIGTERM: (143, "beamsim: terminated (SIGTERM); no partial output was written"),
+           signal.SIGINT: (130, "beamsim: interrupted; no partial output was written")}
+
+
+def beamsim_lines(log: Path) -> list[str]:
+    """The lines of ``log`` that beamsim itself wrote (not the progress bar's)."""
+    return [line for line in log.read_text().splitlines() if line.startswith("beamsim: ")]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"])
 def test_a_stopped_distill_resumes_to_the_same_bytes(tmp_path, distill_args, whole, sig):
     out, checkpoint, log = tmp_path / "d.h5", tmp_path / "d.h5.ckpt.pt", tmp_path / "log"
+    lock = tmp_path / "d.h5.lock"
     wanted = random.Random().randint(1, 3)  # stop after this many checkpoints: a random iteration
     with started([*distill_args, "--out", out], log) as child:
         seen: set[tuple[int, int]] = set()  # each checkpoint is a new file (written aside, renamed)
@@ -94,32 +110,64 @@ def test_a_stopped_distill_resumes_to_the_same_bytes(tmp_path, distill_args, who
         code = child.wait(timeout=WAIT_S)
     note = f"stopped after {len(seen)} checkpoints; stderr: {log.read_text()}"
     assert not out.exists() and checkpoint.exists(), note
-    if sig == signal.SIGTERM:
-        assert code == 143, note
-        assert log.read_text().splitlines()[-1] == "beamsim: terminated (SIGTERM); no partial output was written"
-        assert leftovers(tmp_path) == [], note
+    if sig in STOPPED:
+        assert (code, beamsim_lines(log)) == (STOPPED[sig][0], [STOPPED[sig][1]]), note
+        assert log.read_text().splitlines()[-1] == STOPPED[sig][1], note
+        assert leftovers(tmp_path) == [] and not lock.exists(), note
     else:
         assert code == -signal.SIGKILL, note
         assert len(leftovers(tmp_path)) <= 1, note  # the checkpoint's temporary file, when it was being written
+        assert lock.exists(), note  # no handler ran; the kernel released the flock, the next run takes it over
 
     assert finish([*distill_args, "--out", out, "--resume"], log) == 0, log.read_text()
+    said = " ".join(log.read_text().split())
+    assert re.search(rf"resuming {re.escape(str(checkpoint))} at iteration [1-9][0-9]* of {ITERATIONS}", said), said
     assert sha256(out) == whole, note
     assert leftovers(tmp_path) == [] and not checkpoint.exists(), note  # a killed run's temporary file is removed
+    assert not lock.exists(), note
 
 
 def test_two_runs_writing_one_out_leave_one_whole_file(tmp_path, tiny_dataset, tiny_config):
-    """Each run writes its own temporary file and renames it: the last rename wins, never a mix.
-
-    The two share ``d.h5.ckpt.pt`` (seeds 0 and 1): each checkpoint is written atomically and
-    carries its run's fingerprint, so the worst case is a resume refused as "other settings".
-    """
+    """Never a mix: when the runs overlap, the second finds the first's lock and is refused in one
+    line (its pid, the fix); when they do not, both write the file, one after the other."""
     out = tmp_path / "d.h5"
     args = ["distill", "--data", tiny_dataset, "--spc", 1, "--bits", 4, "--objective", "dm", "--config", tiny_config,
             "--cache-dir", tmp_path / "cache", "--out", out]
     with started([*args, "--seed", 0], tmp_path / "log0") as first, \
             started([*args, "--seed", 1], tmp_path / "log1") as second:
         codes = first.wait(timeout=WAIT_S), second.wait(timeout=WAIT_S)
-    assert codes == (0, 0), (tmp_path / "log0").read_text() + (tmp_path / "log1").read_text()
+        pids = first.pid, second.pid
+    logs = [(tmp_path / f"log{i}").read_text() for i in (0, 1)]
+    assert sorted(codes) in ([0, 0], [0, 1]), logs
+    for i, code in enumerate(codes):
+        if code == 1:  # refused: one line, naming the other run
+            (line,) = [text for text in logs[i].splitlines() if text.strip()]
+            assert line.startswith(f"beamsim: error: {out} is being written by another beamsim run "
+                                   f"(pid {pids[1 - i]}"), line
+            assert "wait for it to finish, or choose another --out" in line
     info = CliRunner().invoke(app, ["info", str(out), "--json"])
     assert info.exit_code == 0, info.output
     assert leftovers(tmp_path) == [] and not (tmp_path / "d.h5.ckpt.pt").exists()
+    assert not (tmp_path / "d.h5.lock").exists()
+
+
+def test_a_run_is_refused_while_another_holds_the_out_and_takes_over_a_stale_lock(tmp_path, tiny_dataset,
+                                                                                  tiny_config):
+    from beamsim.distill.runlock import hold_output
+
+    out, lock = tmp_path / "d.h5", tmp_path / "d.h5.lock"
+    args = ["distill", "--data", str(tiny_dataset), "--spc", "1", "--objective", "dm", "--config", str(tiny_config),
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(out), "--resume"]
+    with hold_output(out):  # another open file description: flock refuses it, in this process too
+        refused = CliRunner().invoke(app, args)
+        assert lock.exists()
+    lines = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert refused.exit_code == 1 and len(lines) == 1, refused.stderr
+    assert f"(pid {os.getpid()} on " in lines[0] and "choose another --out" in lines[0], lines[0]
+    assert not out.exists() and not lock.exists() and leftovers(tmp_path) == []
+
+    lock.write_text("999999999@elsewhere\n")  # left by a killed run: nobody holds its flock
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    assert f"no checkpoint at {out}.ckpt.pt; starting from the beginning" in " ".join(done.stderr.split())
+    assert out.exists() and not lock.exists() and leftovers(tmp_path) == []

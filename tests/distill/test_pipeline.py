@@ -60,7 +60,7 @@ def test_resume_continues_the_checkpoint_and_writes_the_same_bytes(tmp_path):
     interrupted(cfg, out)
     lines: list[str] = []
     run = distill_file(Toy(), out, cfg, seed=3, device="cpu", provenance=PROVENANCE, resume=True, log=lines.append)
-    assert run.resumed is True and lines == [f"resuming the distillation from {checkpoint_path(out)}"]
+    assert run.resumed is True and lines == [f"resuming {checkpoint_path(out)} at iteration 2 of 4"]
     assert not checkpoint_path(out).exists()
     assert out.read_bytes() == by_hand(cfg, tmp_path / "whole.h5")
 

@@ -11,12 +11,23 @@ and seed for a distillation) and the evaluation settings (runs, epochs, seed, mo
 :data:`~beamsim.experiments.studies.settings.CACHE_VERSION`. A rerun finds the file and
 skips the point (reported as cached). Every point records the shell command that
 reproduces it (:mod:`~beamsim.experiments.studies.commands`).
+
+A point file is checked before it is used (:func:`record_problem`): at most
+:data:`MAX_POINT_BYTES` read, UTF-8 JSON, the point's own key, name, data checksum, cache
+version and source settings, and every field the tables and figures read of the type they
+need. A file that fails is never used and never stops the study: the point is computed again
+and the file replaced, with one progress line (stderr) naming the file and the reason. The
+cache holds only what the study can recompute from its key, so computing it again is the
+fix; a refusal would only ask the user to delete the file by hand. (The expert cache of
+:mod:`beamsim.distill.experts` does the same.)
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,11 +35,17 @@ from pathlib import Path
 from typing import Any
 
 from beamsim.experiments.studies.commands import chain, evaluate_command
-from beamsim.experiments.studies.settings import CACHE_VERSION, StudyContext, settings_hash
+from beamsim.experiments.studies.settings import CACHE_VERSION, KPIS, StudyContext, settings_hash
 from beamsim.experiments.studies.sources import TrainingSource
-from beamsim.records import write_json
+from beamsim.fileio import read_text_bounded
+from beamsim.records import to_jsonable, write_json
 
-__all__ = ["Point", "run_points", "run_point"]
+__all__ = ["Point", "run_points", "run_point", "record_problem", "MAX_POINT_BYTES"]
+
+#: The largest point file read [bytes]: 16 MiB (a point record is a few KiB).
+MAX_POINT_BYTES = 16 * 2**20
+#: Fields of a record's ``info`` that the tables and figures read: a number or null each.
+_INFO_NUMBERS = ("payload_bits", "payload_bits_stored", "total_bits_stored", "file_bytes", "compression_ratio")
 
 
 @dataclass(frozen=True)
@@ -58,14 +75,64 @@ class Point:
         return ctx.points_dir / f"{self.name}-{self.key(ctx)[:12]}.json"
 
 
-def _load_record(path: Path, key: str) -> dict | None:
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def record_problem(record: Any, point: "Point", key: str, ctx: StudyContext) -> str | None:
+    """Why ``record`` (a parsed point file) cannot stand for ``point``; None when it can.
+
+    It must be the record of this point (its ``key``, ``name``, ``data_sha256``,
+    ``cache_version`` and ``source`` settings), and every field that the study's tables,
+    figures and progress lines read must have the type they need.
+    """
+    if not isinstance(record, dict):
+        return f"it holds a JSON {type(record).__name__}, not a point record"
+    wanted = {"key": key, "name": point.name, "data_sha256": ctx.data_sha256, "cache_version": CACHE_VERSION}
+    for field_name, value in wanted.items():
+        if record.get(field_name) != value:
+            return (f"its {field_name} is {str(record.get(field_name))[:40]!r}, not {str(value)[:40]!r} "
+                    "(the point its file name stands for)")
+    if record.get("source") != to_jsonable(point.source.settings(ctx)):
+        return "its recorded source settings are not the point's"
+    evaluation, info = record.get("evaluation"), record.get("info")
+    if not isinstance(evaluation, dict) or not isinstance(info, dict):
+        return "'evaluation' and 'info' must be JSON objects"
+    for kpi in KPIS:
+        stats = evaluation.get(kpi)
+        if not (isinstance(stats, dict) and _number(stats.get("mean")) and _number(stats.get("std"))):
+            return f"evaluation.{kpi} must hold a finite mean and std"
+    for field_name in ("runs", "epochs"):
+        if isinstance(evaluation.get(field_name), bool) or not isinstance(evaluation.get(field_name), int):
+            return f"evaluation.{field_name} must be an integer"
+    if isinstance(info.get("num_samples"), bool) or not isinstance(info.get("num_samples"), int):
+        return "info.num_samples must be an integer"
+    for field_name in _INFO_NUMBERS:
+        if info.get(field_name) is not None and not _number(info.get(field_name)):
+            return f"info.{field_name} must be a number or null"
+    if not (isinstance(record.get("train_file"), str) and isinstance(record.get("command"), str)
+            and isinstance(record.get("reused_file"), bool)):
+        return "train_file and command must be strings, reused_file true or false"
+    seconds = record.get("seconds")
+    if not (isinstance(seconds, dict) and all(_number(v) for v in seconds.values())):
+        return "seconds must map names to numbers"
+    return None
+
+
+def _load_record(path: Path, point: "Point", key: str, ctx: StudyContext) -> tuple[dict | None, str | None]:
+    """(the point's record, None), or (None, why the file at ``path`` cannot be used)."""
     try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("key") != key or "evaluation" not in record:
-        return None
-    return record
+        text = read_text_bounded(path, MAX_POINT_BYTES, "point file", ValueError)
+        record = json.loads(text)
+    except RecursionError:
+        return None, "not valid JSON (nested too deeply)"
+    except ValueError as exc:  # over the bound, not UTF-8, unreadable, or not JSON
+        reason = " ".join(str(exc).split())
+        if reason.startswith(f"point file {path} "):
+            return None, reason.removeprefix(f"point file {path} ").split(";")[0]
+        return None, f"not valid JSON ({reason[:120]})"
+    problem = record_problem(record, point, key, ctx)
+    return (None, problem) if problem else (record, None)
 
 
 def _seconds(value: float) -> str:
@@ -91,8 +158,10 @@ def run_points(ctx: StudyContext, points: Sequence[Point]) -> list[dict]:
     for i, point in enumerate(points, 1):
         key = point.key(ctx)
         path = point.record_path(ctx)
-        record = _load_record(path, key) if path.exists() else None
+        record, problem = _load_record(path, point, key, ctx) if os.path.lexists(path) else (None, None)
         prefix = f"[{i}/{total}] {point.title}"
+        if problem is not None:
+            ctx.progress(f"{prefix}: not using {path}: {problem}; computing the point again (the file will be replaced)")
         if record is not None:
             # the numbers depend only on the key; the columns belong to the study asking
             # (a point shared by two studies was written with the other study's columns)
