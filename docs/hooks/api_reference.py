@@ -12,6 +12,9 @@ are; the links only give them the names they have once installed.
 A page asks for a package's reference with a line ``<!-- api: beamsim.distill -->``;
 ``on_page_markdown`` replaces it with one ``:::`` block per name of that package's ``__all__``,
 read from the imported package at build time, so a new public name can never be left out.
+
+The docstrings name objects with Sphinx roles (``:func:`load```), which Markdown shows as
+``:func:`` before the code; ``on_page_content`` drops the role and keeps the code.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from mkdocs.plugins import event_priority
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKER = re.compile(r"^<!-- api: (?P<package>[\w.]+) -->$", re.MULTILINE)
+ROLE = re.compile(r":(?:py:)?(?:func|meth|class|mod|data|attr|exc|obj|const):(?=<code>)")
 #: Docstrings that break the strict build, in modules that were being edited elsewhere when the
 #: docs were written: object -> the griffe docstring options that silence its parser's warning
 #: (the docstring still renders). Remove an entry once its docstring is fixed.
@@ -95,3 +99,7 @@ def on_config(config):
 
 def on_page_markdown(markdown, page, config, files):
     return MARKER.sub(lambda match: reference(match["package"]), markdown)
+
+
+def on_page_content(html, page, config, files):
+    return ROLE.sub("", html)
