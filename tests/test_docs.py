@@ -1,7 +1,7 @@
 """The documentation site builds in strict mode and shows the code it was built from.
 
-One build per module (``mkdocs build --strict`` into a temporary folder, about a minute on 2
-cores, most of it the worked example's commands); then:
+One build per module (``mkdocs build --strict`` into a temporary folder; most of its time is
+the worked example's three commands, which run while the API pages render); then:
 
 - the build succeeds and logs no warning;
 - the CLI page holds the help of every command exactly as ``beamsim ... --help`` prints it at
@@ -9,13 +9,14 @@ cores, most of it the worked example's commands); then:
 - the API pages have an entry for every name of ``beamsim.__all__``,
   ``beamsim.distill.__all__`` and ``beamsim.models.__all__``;
 - the worked example's page shows each of its commands with what that command printed, and
-  its figure is in the site.
+  its figure is in the site; a failing example command fails the build.
 """
 
 from __future__ import annotations
 
 import html
 import importlib
+import importlib.util
 import os
 import re
 import subprocess
@@ -173,3 +174,15 @@ def test_the_worked_example_shows_what_its_commands_printed(site):
     figure = out / "tutorial" / "example-output" / "plots" / "rsrp_loss_cdf.png"
     assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert 'src="../example-output/plots/rsrp_loss_cdf.png"' in html.unescape(page.read_text())
+
+
+def test_a_failing_example_command_fails_the_build(tmp_path):
+    spec = importlib.util.spec_from_file_location("worked_example", ROOT / "docs" / "hooks" / "worked_example.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    from mkdocs.exceptions import PluginError
+
+    with pytest.raises(PluginError, match=r"'beamsim info missing\.h5' exited 1:\n.*missing\.h5"):
+        hook.execute("```beamsim-run\nbeamsim info missing.h5\n```\n", tmp_path)
+    with pytest.raises(PluginError, match="is not a beamsim command"):
+        hook.execute("```beamsim-run\nrm -rf data\n```\n", tmp_path)
