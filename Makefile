@@ -1,12 +1,13 @@
 # beamsim: two set-up commands that work on a fresh machine.
 #   make demo   creates .venv, installs, generates the default data set (umi) and describes it
-#   make test   creates/updates .venv, installs, runs the test suite
+#   make test   creates/updates .venv, installs, runs the test suite (the docs build included)
+#   make docs   creates/updates .venv, installs, builds the documentation site into site/
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install llvm clean
+.PHONY: demo test docs install llvm clean
 
 install: $(STAMP)
 
@@ -17,7 +18,7 @@ $(BIN)/python:
 # would pull a multi-GB CUDA build.
 $(STAMP): $(BIN)/python pyproject.toml setup.py
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[test,docs]"
 	touch $(STAMP)
 
 # Sionna RT on the CPU needs LLVM >= 16 (Debian's 14/15 abort in Dr.Jit). Install libllvm19
@@ -40,5 +41,10 @@ demo: $(STAMP) llvm
 test: $(STAMP) llvm
 	$(BIN)/python -m pytest -q
 
+# Strict: a warning (broken link, docstring the API reference cannot parse, failing example) fails
+# the build. NO_MKDOCS_2_WARNING silences the Material theme's notice about a future MkDocs 2.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist site *.egg-info

@@ -24,7 +24,9 @@ class ConvNet(nn.Module):
     """ConvNet with ``depth`` conv-norm-ReLU-avgpool blocks.
 
     Args:
-        in_channels, num_classes, image_size: see :func:`beamsim.models.get_model`.
+        in_channels: input channels C (see :func:`beamsim.models.get_model`).
+        num_classes: output classes (see :func:`beamsim.models.get_model`).
+        image_size: (H, W) of the inputs (see :func:`beamsim.models.get_model`).
         depth: number of blocks (3 for ConvNetD3, 5 for ConvNetD5).
         width: channels of every convolution (128).
         norm: ``instance`` (default), ``batch`` or ``none``.

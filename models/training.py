@@ -63,7 +63,10 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
         y: [N] int64 labels.
         epochs: passes over the data (>= 1).
         batch_size: samples per step.
-        lr, weight_decay, momentum, optimizer: see :func:`make_optimizer`.
+        lr: learning rate (see :func:`make_optimizer`).
+        weight_decay: weight decay (see :func:`make_optimizer`).
+        momentum: SGD momentum (see :func:`make_optimizer`).
+        optimizer: ``adamw`` or ``sgd`` (see :func:`make_optimizer`).
         label_smoothing: of the cross-entropy, in [0, 1).
         generator: CPU generator for the shuffling and for ``redraw``.
         device: where to train (``None``: where the model's parameters are).

@@ -95,8 +95,15 @@ def evaluate(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet
         encoding: input encoding (default: the one a distilled file records, else
             :data:`~beamsim.dataset.DEFAULT_ENCODING`; see :func:`load_training_set`); the test
             split is encoded the same way (beam maps only).
-        batch_size, optimizer, lr, weight_decay, label_smoothing, schedule, precision: the
-            protocol (see the module docstring).
+        batch_size: the protocol's batch size (see the module docstring).
+        optimizer: the protocol's optimizer, ``adamw`` or ``sgd`` (see the module docstring).
+        lr: the protocol's learning rate (see the module docstring).
+        weight_decay: the protocol's weight decay (see the module docstring).
+        label_smoothing: the protocol's label smoothing (see the module docstring).
+        schedule: the protocol's learning-rate schedule, ``cosine`` or ``constant`` (see the
+            module docstring).
+        precision: the protocol's training precision, ``bf16`` (bfloat16 autocast) or ``fp32``
+            (see the module docstring).
         augment: ``auto`` (the task's choice: DSA for images, none for beam maps), ``dsa``
             (images only) or ``none``.
         on_epoch: progress callback ``on_epoch(run, epoch)``.

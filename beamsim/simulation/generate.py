@@ -156,8 +156,9 @@ def generate(scenario: str | Scenario = "umi", out: str | Path | None = None, *,
     Args:
         scenario: bundled scenario name or TOML path, or a :class:`Scenario`.
         out: output file; written atomically (a temporary file renamed at the end).
-        samples, mask, split: overrides of the scenario's data-set size, mask kind
-            (``fixed``/``random``) and split (``random``/``blocks``).
+        samples: override of the scenario's data-set size (None: the scenario's).
+        mask: override of the scenario's mask kind (``fixed``/``random``).
+        split: override of the scenario's split (``random``/``blocks``).
         seed: run seed; same seed, same arrays.
         device: ``auto | cpu | cuda``.
         shard: ``"i/n"``: simulate only shard i of n (join with :func:`merge`).

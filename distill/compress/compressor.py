@@ -79,8 +79,9 @@ class PatchCompressor:
             x: [N, C, H, W] float finished synthetic set (beam maps [N, 1, 8, 8] in [0, 1]).
             y: [N] int labels.
             num_classes: ``C`` (default: largest label + 1).
-            extra_x, extra_y: [M, C, H, W] real rows and their labels that may be added when
-                the budget holds more than ``N`` samples (see :mod:`.budget`).
+            extra_x: [M, C, H, W] real rows that may be added when the budget holds more than
+                ``N`` samples (see :mod:`.budget`).
+            extra_y: [M] int labels of ``extra_x``.
 
         Returns:
             self.

@@ -238,11 +238,11 @@ def initialize(x: torch.Tensor, y: torch.Tensor, num_classes: int, spc: int, met
     Returns:
         ``(x_syn, y_syn, counts, source_index)`` on ``device``:
 
-        - ``x_syn`` [M, C, H, W] with ``x``'s dtype, a new tensor (not a view of ``x``);
-        - ``y_syn`` [M] int64, class 0's rows first, then class 1's, ...;
-        - ``counts`` [num_classes] int64, rows per class (sums to M);
-        - ``source_index`` [M] int64, the row of ``x`` each sample is a copy of, -1 for
-          ``noise``; within a class, rows are in the order the method chose them.
+            - ``x_syn`` [M, C, H, W] with ``x``'s dtype, a new tensor (not a view of ``x``);
+            - ``y_syn`` [M] int64, class 0's rows first, then class 1's, ...;
+            - ``counts`` [num_classes] int64, rows per class (sums to M);
+            - ``source_index`` [M] int64, the row of ``x`` each sample is a copy of, -1 for
+              ``noise``; within a class, rows are in the order the method chose them.
 
     Raises:
         ValueError: ``spc < 1``, an unknown method (the message lists the known ones), a
