@@ -25,19 +25,9 @@ from beamsim.distill import save
 from beamsim.distill.files.frame import arrays_sha256, sha256
 from beamsim.distill.quant import build_quantizer
 from beamsim.h5safe import DEFAULT_MAX_READ_BYTES, MAX_READ_BYTES_ENV, max_read_bytes
+from tests.refusal import refused
 
 
-def _refused(args: list[str], folder: Path, needle: str = "") -> str:
-    """Run the CLI; assert exit 1, one ``beamsim: error:`` line (containing ``needle``) and no
-    new file in ``folder``; return the line."""
-    before = sorted(folder.rglob("*"))
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert result.exit_code == 1, result.output
-    assert len(lines) == 1 and lines[0].startswith("beamsim: error: "), result.stderr
-    assert needle in lines[0], lines[0]
-    assert sorted(folder.rglob("*")) == before
-    return lines[0]
 
 
 def _set(constant: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,19 +111,19 @@ def _bomb(f, name: str = "scale", shape=(2**34,), dtype="f8", chunks=(2**16,)) -
 def test_a_distilled_file_declaring_128_gib_is_refused_before_reading(distilled, tmp_path, command):
     _edit(distilled, _payload_bomb)  # the header agrees with the shape: only the bound can refuse it
     assert distilled.stat().st_size < 100_000
-    line = _refused([*command, distilled], tmp_path, MAX_READ_BYTES_ENV)
+    line = refused([*command, distilled], tmp_path, MAX_READ_BYTES_ENV)
     assert str(distilled) in line and "/x alone 128.0 GiB" in line and "nothing was read" in line
 
 
 def test_an_extra_128_gib_dataset_is_foreign_before_its_size_counts(distilled, tmp_path):
     _edit(distilled, _bomb)  # /scale: 128 GiB declared, a few KB on disk
-    _refused(["info", distilled], tmp_path, "/scale is not part of a beamsim distilled set of the float32 codec")
+    refused(["info", distilled], tmp_path, "/scale is not part of a beamsim distilled set of the float32 codec")
 
 
 @pytest.mark.parametrize("command", [["info"], ["evaluate", "--train"]])
-def test_a_foreign_dataset_is_refused(distilled, tmp_path, command):
+def test_a_foreign_dataset_isrefused(distilled, tmp_path, command):
     _edit(distilled, lambda f: f.create_dataset("payload2", data=[1.0, 2.0]))
-    line = _refused([*command, distilled], tmp_path, "/payload2")
+    line = refused([*command, distilled], tmp_path, "/payload2")
     assert "foreign dataset" in line and str(distilled) in line
 
 
@@ -144,20 +134,20 @@ def test_soft_and_external_links_are_not_followed(distilled, tmp_path, kind):
         f["secret"] = [1.0, 2.0]
     link = h5py.SoftLink("/x") if kind == "soft" else h5py.ExternalLink(str(outside), "/secret")
     _edit(distilled, lambda f: f.__setitem__("scale", link))
-    line = _refused(["info", distilled], tmp_path, f"/scale is {'a soft' if kind == 'soft' else 'an external'} link")
+    line = refused(["info", distilled], tmp_path, f"/scale is {'a soft' if kind == 'soft' else 'an external'} link")
     assert str(distilled) in line
 
 
-def test_a_dataset_of_the_wrong_dtype_is_refused(distilled, tmp_path):
+def test_a_dataset_of_the_wrong_dtype_isrefused(distilled, tmp_path):
     _edit(distilled, lambda f: _replace(f, "alpha", [b"text"]))
-    _refused(["info", distilled], tmp_path, "/alpha has dtype")
+    refused(["info", distilled], tmp_path, "/alpha has dtype")
 
 
 def test_a_counts_shape_against_num_classes_is_checked_before_reading(distilled, tmp_path):
     def grow(f):
         del f["counts"]
         _bomb(f, "counts", shape=(2**20,), dtype="i8", chunks=(2**10,))
-    _refused(["info", _edit(distilled, grow)], tmp_path, "but the header (num_classes = 4) calls for [4]")
+    refused(["info", _edit(distilled, grow)], tmp_path, "but the header (num_classes = 4) calls for [4]")
 
 
 # --- per-codec schemas: a dataset another codec holds is foreign here ---------------------------------
@@ -173,7 +163,7 @@ def test_a_counts_shape_against_num_classes_is_checked_before_reading(distilled,
 def test_a_dataset_of_another_codec_is_foreign(codec_file, tmp_path, kind, name, value):
     path = _edit(codec_file(kind), lambda f: f.__setitem__(name, value))
     codec = "patch" if kind in ("paq", "gaq") else kind
-    _refused(["info", path], tmp_path, f"/{name} is not part of a beamsim distilled set of the {codec} codec")
+    refused(["info", path], tmp_path, f"/{name} is not part of a beamsim distilled set of the {codec} codec")
 
 
 @pytest.mark.parametrize("kind,name,shape", [
@@ -186,7 +176,7 @@ def test_a_shape_the_header_does_not_imply_is_refused_before_reading(codec_file,
     with h5py.File(path) as f:
         dtype = f[name].dtype
     _edit(path, lambda f: (f.__delitem__(name), _bomb(f, name, shape=shape, dtype=dtype, chunks=shape)))
-    line = _refused(["info", path], tmp_path, f"/{name} declares shape {list(shape)}, but the header")
+    line = refused(["info", path], tmp_path, f"/{name} declares shape {list(shape)}, but the header")
     assert "nothing was read" in line
 
 
@@ -194,16 +184,16 @@ def test_a_shape_the_header_does_not_imply_is_refused_before_reading(codec_file,
 
 @pytest.mark.parametrize("kind,change", [("quantized", -1), ("quantized", +1), ("quantized", -60),
                                          ("gaq", -1), ("paq", +3)])
-def test_codes_shorter_or_longer_than_the_header_implies_are_refused(codec_file, tmp_path, kind, change):
+def test_codes_shorter_or_longer_than_the_header_implies_arerefused(codec_file, tmp_path, kind, change):
     path = codec_file(kind)
     with h5py.File(path) as f:  # 16 samples x 15 varying elements at 4 (quantized) or 2 bits
         codes = f["codes"][()]
         assert codes.size == 16 * 15 * f.attrs["bits"] // 8
     fitted = np.resize(codes, codes.size + change)
     _rehash(_edit(path, lambda f: _replace(f, "codes", fitted)))
-    line = _refused(["info", path], tmp_path, f"/codes has {codes.size + change} bytes, expected {codes.size} for ")
+    line = refused(["info", path], tmp_path, f"/codes has {codes.size + change} bytes, expected {codes.size} for ")
     assert "(truncated or corrupt)" in line and "nothing was read" in line
-    _refused(["evaluate", "--train", path], tmp_path, f"/codes has {codes.size + change} bytes")
+    refused(["evaluate", "--train", path], tmp_path, f"/codes has {codes.size + change} bytes")
 
 
 def test_a_range_coded_stream_declaring_other_codes_is_refused_before_decoding(codec_file, tmp_path):
@@ -212,7 +202,7 @@ def test_a_range_coded_stream_declaring_other_codes_is_refused_before_decoding(c
         stream = f["codes"][()]
     stream[4:8] = np.frombuffer(np.uint32(2**32 - 1).tobytes(), np.uint8)  # header count: 4 Gi codes
     _rehash(_edit(path, lambda f: _replace(f, "codes", stream)))
-    line = _refused(["evaluate", "--train", path], tmp_path, f"{path}: /codes holds 4294967295 codes of 2 bits")
+    line = refused(["evaluate", "--train", path], tmp_path, f"{path}: /codes holds 4294967295 codes of 2 bits")
     assert "expected 240 of 2" in line
 
 
@@ -243,11 +233,11 @@ def _poison(path: Path, name: str, index, value) -> Path:
     ("gaq", "scale", 1, -np.inf, "/scale (the code scales) holds 1 NaN or infinite"),
     ("gaq-range", "constant_values", 0, np.nan, "/constant_values (constant elements) holds 1 NaN"),
 ])
-def test_nan_behind_a_recomputed_checksum_is_refused(codec_file, tmp_path, kind, name, index, value, needle):
+def test_nan_behind_a_recomputed_checksum_isrefused(codec_file, tmp_path, kind, name, index, value, needle):
     path = _poison(codec_file(kind), name, index, value)
-    line = _refused(["info", path], tmp_path, needle)
+    line = refused(["info", path], tmp_path, needle)
     assert str(path) in line and "the first at index" in line and "write it again" in line
-    _refused(["evaluate", "--train", path], tmp_path, needle)
+    refused(["evaluate", "--train", path], tmp_path, needle)
 
 
 @pytest.mark.parametrize("kind,name,index,value,needle", [
@@ -257,33 +247,33 @@ def test_nan_behind_a_recomputed_checksum_is_refused(codec_file, tmp_path, kind,
     ("gaq", "scale", 0, 0.0, "/scale values must lie in (0.0, inf)"),
     ("float32", "counts", slice(0, 2), [5, -1], "/counts values must lie in [0, 16]"),
 ])
-def test_values_outside_their_range_are_refused(codec_file, tmp_path, kind, name, index, value, needle):
+def test_values_outside_their_range_arerefused(codec_file, tmp_path, kind, name, index, value, needle):
     path = _poison(codec_file(kind), name, index, value)
-    line = _refused(["info", path], tmp_path, needle)
+    line = refused(["info", path], tmp_path, needle)
     assert "1 do not" in line and "the first" in line
 
 
 def test_the_bound_can_be_raised_and_lowered(distilled, tmp_path, monkeypatch):
     assert max_read_bytes() == DEFAULT_MAX_READ_BYTES == 4 * 2**30
     monkeypatch.setenv(MAX_READ_BYTES_ENV, "100")
-    _refused(["info", distilled], tmp_path, "read limit of 100 B")
+    refused(["info", distilled], tmp_path, "read limit of 100 B")
     monkeypatch.setenv(MAX_READ_BYTES_ENV, str(2**20))
     assert CliRunner().invoke(app, ["info", str(distilled)]).exit_code == 0
     monkeypatch.setenv(MAX_READ_BYTES_ENV, "lots")
-    _refused(["info", distilled], tmp_path, f"{MAX_READ_BYTES_ENV}='lots' is not a positive number")
+    refused(["info", distilled], tmp_path, f"{MAX_READ_BYTES_ENV}='lots' is not a positive number")
 
 
 # --- data-set files ------------------------------------------------------------------------------
 
-def test_a_data_set_whose_rsrp_declares_64_gib_is_refused(tiny_dataset, tmp_path):
+def test_a_data_set_whose_rsrp_declares_64_gib_isrefused(tiny_dataset, tmp_path):
     data = _edit(Path(shutil.copy(tiny_dataset, tmp_path / "data.h5")), _rsrp_bomb)
-    line = _refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, MAX_READ_BYTES_ENV)
+    line = refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, MAX_READ_BYTES_ENV)
     assert "/rsrp alone 64.0 GiB" in line
-    _refused(["evaluate", "--train", data], tmp_path, "/rsrp alone 64.0 GiB")
+    refused(["evaluate", "--train", data], tmp_path, "/rsrp alone 64.0 GiB")
 
 
 @pytest.mark.parametrize("change", ["foreign", "soft", "rows"])
-def test_a_data_set_with_foreign_linked_or_mismatched_arrays_is_refused(tiny_dataset, tmp_path, change):
+def test_a_data_set_with_foreign_linked_or_mismatched_arrays_isrefused(tiny_dataset, tmp_path, change):
     data = Path(shutil.copy(tiny_dataset, tmp_path / "data.h5"))
 
     def edit(f):
@@ -297,7 +287,7 @@ def test_a_data_set_with_foreign_linked_or_mismatched_arrays_is_refused(tiny_dat
             f.create_dataset("los", shape=(5,), dtype=bool)
     _edit(data, edit)
     needle = {"foreign": "/notes is not part of", "soft": "/los is a soft link", "rows": "one sample count"}[change]
-    _refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, needle)
+    refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, needle)
 
 
 def _poisoned_dataset(tiny_dataset, tmp_path: Path, name: str, index, value) -> Path:
@@ -324,12 +314,12 @@ def test_rehash_dataset_reproduces_the_stored_checksum(tiny_dataset, tmp_path):
     ("rsrp", (5, 1, 1), -np.inf, "/rsrp (an RSRP [dBm]: -300 (no power) to +60) holds 1 NaN or infinite"),
     ("ue_pos", (7, 2), np.inf, "/ue_pos (UE positions [m]) holds 1 NaN or infinite"),
 ])
-def test_nan_in_a_data_set_behind_a_recomputed_checksum_is_refused(tiny_dataset, tmp_path, name, index, value,
+def test_nan_in_a_data_set_behind_a_recomputed_checksum_isrefused(tiny_dataset, tmp_path, name, index, value,
                                                                    needle):
     data = _poisoned_dataset(tiny_dataset, tmp_path, name, index, value)
-    line = _refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, needle)
+    line = refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, needle)
     assert str(data) in line and "beamsim generate" in line
-    _refused(["evaluate", "--train", data], tmp_path, needle)
+    refused(["evaluate", "--train", data], tmp_path, needle)
 
 
 @pytest.mark.parametrize("name,index,value,needle", [
@@ -339,9 +329,9 @@ def test_nan_in_a_data_set_behind_a_recomputed_checksum_is_refused(tiny_dataset,
     ("label", 4, -1, "/label values must lie in [0, 63]"),
     ("split", 9, 2, "/split values must lie in [0, 1] (0 = train, 1 = test)"),
 ])
-def test_data_set_values_outside_their_physical_range_are_refused(tiny_dataset, tmp_path, name, index, value, needle):
+def test_data_set_values_outside_their_physical_range_arerefused(tiny_dataset, tmp_path, name, index, value, needle):
     data = _poisoned_dataset(tiny_dataset, tmp_path, name, index, value)
-    line = _refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, needle)
+    line = refused(["distill", "--data", data, "--out", tmp_path / "out.h5"], tmp_path, needle)
     assert "1 do not" in line and "beamsim generate" in line
 
 
@@ -384,7 +374,7 @@ def test_a_hostile_checkpoint_is_one_line_and_runs_no_code(tiny_dataset, tiny_co
         ckpt.write_bytes(b"PK\x03\x04 not a checkpoint")
     else:
         torch.save([1, 2, 3], ckpt)
-    line = _refused(["distill", "--data", tiny_dataset, "--out", out, "--config", tiny_config, "--resume"],
+    line = refused(["distill", "--data", tiny_dataset, "--out", out, "--config", tiny_config, "--resume"],
                     tmp_path, f"checkpoint {ckpt}")
     assert "delete it or run without --resume" in line
     assert not marker.exists() and not out.exists()

@@ -13,20 +13,9 @@ from typer.testing import CliRunner
 
 from beamsim.cli.main import app
 from beamsim.tomlio import MAX_TOML_BYTES
+from tests.refusal import refused
 
 
-def _refused(args: list, folder: Path, *needles: str) -> str:
-    """Run the CLI; assert exit 1, one ``beamsim: error:`` line containing every needle, and no
-    new file in ``folder``; return the line."""
-    before = sorted(folder.rglob("*"))
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert result.exit_code == 1, result.output
-    assert len(lines) == 1 and lines[0].startswith("beamsim: error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert sorted(folder.rglob("*")) == before
-    return lines[0]
 
 
 # --- scenario and config TOML ----------------------------------------------------------------------
@@ -75,7 +64,7 @@ def _toml_file(folder: Path, kind: str, text: str | bytes | None) -> Path:
 
 
 def _check_refusal(args: list, folder: Path, path: Path, fragment: str) -> None:
-    line = _refused(args, folder, str(path))
+    line = refused(args, folder, str(path))
     assert any(part in line for part in fragment.split("|")), line
 
 
@@ -105,7 +94,7 @@ def test_a_toml_file_just_under_the_bound_is_read(tmp_path):
 
 
 def test_a_device_is_not_read_as_a_config_file(tmp_path):
-    _refused(["distill", "--data", tmp_path / "data.h5", "--config", os.devnull], tmp_path, os.devnull,
+    refused(["distill", "--data", tmp_path / "data.h5", "--config", os.devnull], tmp_path, os.devnull,
              "not a regular file")
 
 
@@ -264,7 +253,7 @@ def test_a_code_running_cifar_pickle_runs_no_code(tmp_path, tiny_config):
     assert marker.exists()
     marker.unlink()
     (folder / "data_batch_3").write_bytes(evil)
-    line = _refused(_cifar_args(tmp_path / "root", tiny_config), tmp_path, str(folder / "data_batch_3"),
+    line = refused(_cifar_args(tmp_path / "root", tiny_config), tmp_path, str(folder / "data_batch_3"),
                     "refusing to load", "nothing in it ran")
     assert not marker.exists(), line
 
@@ -303,7 +292,7 @@ def test_a_bad_cifar_batch_is_refused_in_one_line(tmp_path, tiny_config, kind, f
             fh.truncate(5 * 2**30)
     else:
         batch.write_bytes(content)
-    _refused(_cifar_args(tmp_path / "root", tiny_config), tmp_path, str(batch), fragment)
+    refused(_cifar_args(tmp_path / "root", tiny_config), tmp_path, str(batch), fragment)
 
 
 # --- image folders ---------------------------------------------------------------------------------
@@ -377,4 +366,4 @@ def test_a_bad_image_is_refused_in_one_line(tmp_path, tiny_config, kind, fragmen
     else:
         monkeypatch.setenv("BEAMSIM_MAX_READ_BYTES", "1000")
         Image.new("RGB", (32, 32)).save(bad)
-    _refused(_image_args(root, tiny_config), tmp_path, str(bad), fragment)
+    refused(_image_args(root, tiny_config), tmp_path, str(bad), fragment)

@@ -1,0 +1,23 @@
+"""The check every hostile-input test makes of a refusal through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from beamsim.cli.main import app
+
+
+def refused(args: list, folder: Path, *needles: str) -> str:
+    """Run the CLI; assert exit 1, one ``beamsim: error:`` line containing every needle, and no
+    new file in ``folder``; return the line."""
+    before = sorted(folder.rglob("*"))
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert result.exit_code == 1, result.output
+    assert len(lines) == 1 and lines[0].startswith("beamsim: error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert sorted(folder.rglob("*")) == before
+    return lines[0]
