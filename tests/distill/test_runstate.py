@@ -57,23 +57,35 @@ def interrupted_checkpoint(cfg, path: Path, cache: Path) -> dict:
     return torch.load(path, weights_only=True)
 
 
-def assert_same(a, b, where=""):
-    """Equal bit for bit (NaN equal to NaN), through dicts, lists and tuples."""
+def assert_same(a, b, where="", tol=0.0):
+    """Equal bit for bit (NaN equal to NaN), through dicts, lists and tuples; with ``tol`` > 0,
+    floats equal within ``tol`` (relative and absolute) and everything else still exactly."""
     if torch.is_tensor(a):
         assert torch.is_tensor(b) and a.dtype == b.dtype and a.shape == b.shape, where
-        assert torch.equal(torch.nan_to_num(a, nan=-7.0), torch.nan_to_num(b, nan=-7.0)), where
+        if tol and a.is_floating_point():
+            assert torch.allclose(a, b, rtol=tol, atol=tol, equal_nan=True), where
+        else:
+            assert torch.equal(torch.nan_to_num(a, nan=-7.0), torch.nan_to_num(b, nan=-7.0)), where
     elif isinstance(a, dict):
         assert isinstance(b, dict) and list(a) == list(b), f"{where}: {list(a)} != {list(b)}"
         for key in a:
-            assert_same(a[key], b[key], f"{where}.{key}")
+            assert_same(a[key], b[key], f"{where}.{key}", tol)
     elif isinstance(a, (list, tuple)):
         assert isinstance(b, (list, tuple)) and len(a) == len(b), where
         for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{where}[{i}]")
+            assert_same(x, y, f"{where}[{i}]", tol)
     elif isinstance(a, float) and math.isnan(a):
         assert isinstance(b, float) and math.isnan(b), where
+    elif tol and isinstance(a, float):
+        assert isinstance(b, float) and math.isclose(a, b, rel_tol=tol, abs_tol=tol), f"{where}: {a!r} != {b!r}"
     else:
         assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+#: How far a fresh run's values may sit from those 0.1 wrote on another machine: the last bits of
+#: a float move with the CPU and the library versions (one entry of 704 by 6e-8 on an AVX-512
+#: machine); the resume test above stays exact.
+LEGACY_TOL = 1e-5
 
 
 def history_without(state: dict, drop: set[str]) -> dict[str, torch.Tensor]:
@@ -101,10 +113,10 @@ def test_the_checkpoint_holds_the_entries_of_0_1_with_their_values(name, tmp_pat
     owned = set(legacy) if settings["objective"] == "tm" else set(legacy) - TM_ENTRIES
     assert set(state) == owned
     for key in owned - {"history", "history_keys"}:
-        assert_same(legacy[key], state[key], key)
+        assert_same(legacy[key], state[key], key, LEGACY_TOL)
     # wall times differ between runs; the trajectory-matching column left the other objectives' log
     drop = {"seconds"} | (set() if settings["objective"] == "tm" else {"syn_lr"})
-    assert_same(history_without(legacy, drop), history_without(state, drop), "history")
+    assert_same(history_without(legacy, drop), history_without(state, drop), "history", LEGACY_TOL)
 
 
 # --- RunState on its own ------------------------------------------------------------------------

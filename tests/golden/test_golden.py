@@ -1,10 +1,17 @@
 """Same seed, same bytes: the files a fixed set of commands writes, against recorded SHA-256s.
 
 Each command runs through the CLI (typer's ``CliRunner``) in a temporary folder with relative
-paths, one torch thread and a fixed seed; each file it writes is hashed. Distilled and
-compressed files are hashed byte for byte. Data-set files carry a creation time and study
-records carry wall times, so for those the digest is of their content without those fields
+paths, one thread and a fixed seed; each file it writes is hashed. Distilled and compressed
+files are hashed byte for byte. Data-set files carry a creation time and study records carry
+wall times, so for those the digest is of their content without those fields
 (:func:`content_digest`: every array's name, dtype, shape and bytes, every other attribute).
+
+The commands run in one child process whose numeric code paths are pinned (:data:`PINNED_ENV`,
+:func:`pin_drjit_llvm`): MKL in its AVX2 reproducibility mode, ATen's and oneDNN's kernels capped
+at AVX2, Dr.Jit's LLVM back-end compiling for an AVX2 CPU with 8 lanes. Unpinned, the last bits
+of a float depend on the CPU that runs them (MKL, ATen and Dr.Jit all pick AVX-512 code where
+they can), and so would every digest. The package versions are pinned by ``constraints.txt``,
+which ``make`` installs with: a new release of a dependency moves last bits too.
 
 Change ``GOLDEN`` only with a reason in the commit message: a refactor must leave it alone.
 ``BEAMSIM_GOLDEN_PRINT=1 pytest tests/golden -s`` prints the digests of the current code.
@@ -15,6 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -84,28 +93,28 @@ VOLATILE = {"created", "seconds", "seconds_per_run", "wall_s", "timings_s", "dev
 RT_COMMANDS = {"generate-street-canyon"}
 
 GOLDEN: dict[str, str] = {
-    "data/umi.h5": "c444efad41097e50809a70142d552cc146bda6de162a11b7dd5511eb08a745b8",
-    "data/uma.h5": "46424f833fc99abe454193638e37548e29a1d7fbd12f4703844d403994ac1602",
-    "data/rma.h5": "a82413cc9af2378a863b91c6c0fee45ecb2204b52ad6adc3b30316867b0f9d0d",
-    "data/street-canyon.h5": "c302f3bf499abbafe845946b9ee433c7f7d3b494655fef14d7791e44998d8620",
-    "d/tm-apot6.h5": "4e91ba0d4bc5f4527726acb4fcab48268e1425d21505c02de1c8abc47025cf2b",
-    "d/tm-uniform4.h5": "a38b2a1ba83458f51b2bacf94eedbbd8c6276dcdcd71197b4bfc33fea168f76c",
-    "d/dm-fsq4.h5": "26caff315b21643a18c34f5e5cdad4a9af0b6757392dc43d06b5d62858e48e40",
-    "d/dm-ptq6.h5": "18d6b7b629fbcb139219ec479b1197ba8e836691a8a561f2bb312866aca003dd",
-    "d/dc-apot3.h5": "1755f586b8757af1661d420c532b89f4c041c73852b58027cb19426433b6b665",
-    "d/dc-f32.h5": "a84117070ab35c1f60985cf651705ff606010ef38cd67bf0dcbbdfb502c6a637",
-    "d/tm-f32.h5": "904c89eba223012c234cdfa140c103726f477b02f04c9cbad83031994ee7186e",
-    "d/dm-graphcut4.h5": "bcaa757cac591d03ef9f91bb741ed43025a12fdeeade97e54ada7caff035365c",
-    "d/kcenter-ptq8.h5": "19c59fd2c6d7993fc616f4b4d90906ed24fb6f66ebcf439f245fcdb7b73c48b4",
-    "d/dc-f32-rc.h5": "9bd97e3c06027b6ed68f6d792c2322e062ad6ff9dc249812e26aedcff2cbf7aa",
-    "d/tm-apot6-paq2.h5": "faae0cb9a599f5fd756a6e15abfdb9835d01191ba22d1c8fdedba8b1de93d4b7",
+    "data/umi.h5": "1cb6a88b16a0c869e32774bc51e3040a046a66a47e1826326d3b2ee8d59f94c2",
+    "data/uma.h5": "bf33ca476b0e47397bea1ac3ca0d86c28589fc6c051958845864dbc55582188a",
+    "data/rma.h5": "6e1ef1bf4c12a354af34e0e71e2c40fbe8c08c7aa2d4941109698555d09dd65c",
+    "data/street-canyon.h5": "a5e91c5b86303db3e03edc757b912a87fe3d342e61053f09c3ca00965116487e",
+    "d/tm-apot6.h5": "738ae6a7bbeccc1810e44199a72cc3730c268d44290868cd9c911147e8b5f903",
+    "d/tm-uniform4.h5": "74d7b41a71984fc70d8f325a5b6c686a6160d86fa714ad05ce16eac2e7538ba4",
+    "d/dm-fsq4.h5": "cdde906d9a5bce1e9194e1021aabce3b34d1ded59e39c9554c10e77aef906607",
+    "d/dm-ptq6.h5": "feac69dc0488dbc18f57a17daeb026dde99c2bbb53c9752c07bc67ed9d7e887f",
+    "d/dc-apot3.h5": "fac0f77e3f28c3a81da2208a0510119cf47f4e5f49dffd7a7860493e142370ec",
+    "d/dc-f32.h5": "63cdb8cb0fd019228910a8264930a6bcaed9f69cb5e601d207e8361e0d13ee3c",
+    "d/tm-f32.h5": "115a80b927e9904c8196b4a10afcdac1790d67b093c3d6a18e35d44aff3f5601",
+    "d/dm-graphcut4.h5": "dfc27833cb145006ac46b30a89255310b85a8fe390db7f8819712296a41abc61",
+    "d/kcenter-ptq8.h5": "79454ab8a03861baa9b5087d272403f0e69b987546715284cad128b1b55043e0",
+    "d/dc-f32-rc.h5": "81752564906608a30af2c3079be4fa13e56b4923f87e3ec95b5a07d68a0e172e",
+    "d/tm-apot6-paq2.h5": "ed971bed65a1d54fa16bd3d3ee20e774e355df8a08c76e2973a5e6836ebeaec5",
     "d/digits.h5": "f8b737218efbedb922bb81f5387c1c2063d8dd78dfedbdbf52be6e0db03599f5",
-    "study/baselines.csv": "d7fcabb422d937ba7a67cc26d7a5f1563d2d70a425e27dfb22ba014804467712",
-    "study/points/distill-ptq-871f3ba3c2bf.json": "4e2b0924a20f832e3d706d456a4339cfce3c9687f982fef07a7a953fca3ea810",
-    "study/points/random-22aa0a8d6929.json": "856e1d720ea1169d3737da0e13a54ec2f31a823a9aa694b80bf2cf499c339b9f",
-    "study/points/dm-f32-spc2-real-b6ff8406eee8.h5": "4c26ae53fa03607f76c5e5a0a784aafa742572c002d9b3b4a77a349da8c65ade",
-    "study/points/dm-f32-spc2-real-ptq4-c7fb27394631.h5": "2ac7d8c27c1d8ecf56553a19b62ad675f689ea46a4d8a7e61af6c0ecab24f052",
-    "study/points/none-f32-spc2-real-b731b6df64d9.h5": "764d541b9e083827ff9a48e20d9f247962d1fbe3e3bd1681cef9ec822ea46cbe",
+    "study/baselines.csv": "36302fc991596732c9257fa72540a73851b1492194d35f870d1ced38a280f897",
+    "study/points/distill-ptq-ad0af53c7eaa.json": "302447c25ee867b2850db30d91f78e3ba2723455de5f16f41e715ae96e41cb94",
+    "study/points/random-c7528fcd3ce7.json": "5f4ead23ab40a6f41f3302fff236c0bf02e8c557247797e48a1ad7877abba5d3",
+    "study/points/dm-f32-spc2-real-107018b5821e.h5": "29ff107d250e62a1553137d82bd40328f448cbfc221c457474346dc19f6e70c2",
+    "study/points/dm-f32-spc2-real-ptq4-8eb2e5400ce4.h5": "e44db17afac0d9396d0011e02c187a896f98e16a83a6f07cff4e2efb9b138d50",
+    "study/points/none-f32-spc2-real-4e7d91b979f5.h5": "796332dfc85776c8c4b53108a1f05646d13f643cd55e095681f08d517173ce4c",
 }
 
 
@@ -165,34 +174,83 @@ def file_digest(path: Path) -> str:
     return content_digest(path)
 
 
-@pytest.fixture(scope="module")
-def written(tmp_path_factory) -> dict[str, str]:
-    """Run every command once; file -> digest."""
-    folder = tmp_path_factory.mktemp("golden")
+#: The environment of the child that runs the commands: numeric code paths that are the same on
+#: every x86-64 CPU with AVX2 (Intel's or AMD's), one thread, and a Dr.Jit kernel cache of its own.
+PINNED_ENV = {
+    "MKL_CBWR": "AVX2",              # MKL's conditional numerical reproducibility, AVX2 code path
+    "ATEN_CPU_CAPABILITY": "avx2",   # PyTorch's vectorized CPU kernels
+    "ONEDNN_MAX_CPU_ISA": "AVX2",     # oneDNN (convolutions)
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+#: Dr.Jit's LLVM target in the child: an AVX2 CPU, 8 lanes (on an AVX-512 host it picks 16).
+DRJIT_TARGET = (b"haswell", b"+avx,+avx2,+fma,+f16c,+sse4.2,+popcnt,+bmi,+bmi2,+lzcnt,+movbe", 8)
+
+
+def pin_drjit_llvm() -> None:
+    """Make Dr.Jit's LLVM back-end compile for :data:`DRJIT_TARGET` (no-op without Sionna RT).
+
+    Dr.Jit has no Python call for this; its core library exports ``jit_llvm_set_target`` (a C++
+    symbol of drjit-core, the version ``constraints.txt`` pins), which this calls after the
+    back-end has started. Raises when the symbol is missing, so a digest is never taken unpinned.
+    """
+    import ctypes
+
+    from beamsim.errors import BackendUnavailableError
+    from beamsim.simulation.llvm import import_sionna_rt
+
+    try:
+        import_sionna_rt()
+    except BackendUnavailableError:
+        return
+    import drjit
+
+    core = ctypes.CDLL(str(Path(drjit.__file__).parent / "libdrjit-core.so"))
+    set_target = core._Z19jit_llvm_set_targetPKcS0_j
+    set_target.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_uint32]
+    set_target.restype = None
+    set_target(*DRJIT_TARGET)
+    width = core._Z21jit_llvm_vector_widthv
+    width.restype = ctypes.c_uint32
+    if width() != DRJIT_TARGET[2]:
+        raise RuntimeError(f"Dr.Jit kept {width()} lanes after jit_llvm_set_target")
+
+
+def run_commands(folder: Path) -> dict[str, str]:
+    """Run every command in ``folder`` (in this process, as it is); file -> digest."""
     (folder / "tiny.toml").write_text(TINY)
-    threads = torch.get_num_threads()
-    cwd = os.getcwd()
     torch.set_num_threads(1)
     os.chdir(folder)
     digests: dict[str, str] = {}
-    try:
-        runner = CliRunner()
-        for name, args, files in COMMANDS:
-            if name in RT_COMMANDS and not _rt_usable():
-                continue
-            result = runner.invoke(app, [*args, "--seed", "3", "--device", "cpu", "--json"])
-            assert result.exit_code == 0, f"{name}: {result.output}"
-            for file in files:
-                digests[file] = file_digest(folder / file)
-        points = sorted((folder / "study" / "points").glob("*.json"))
-        assert len(points) == 2, points
-        for point in points:
-            digests[f"study/points/{point.name}"] = content_digest(point)
-        for point in sorted((folder / "study" / "points").glob("*.h5")):
-            digests[f"study/points/{point.name}"] = file_digest(point)
-    finally:
-        os.chdir(cwd)
-        torch.set_num_threads(threads)
+    runner = CliRunner()
+    for name, args, files in COMMANDS:
+        if name in RT_COMMANDS and not _rt_usable():
+            continue
+        result = runner.invoke(app, [*args, "--seed", "3", "--device", "cpu", "--json"])
+        assert result.exit_code == 0, f"{name}: {result.output}"
+        for file in files:
+            digests[file] = file_digest(folder / file)
+    points = sorted((folder / "study" / "points").glob("*.json"))
+    assert len(points) == 2, points
+    for point in points:
+        digests[f"study/points/{point.name}"] = content_digest(point)
+    for point in sorted((folder / "study" / "points").glob("*.h5")):
+        digests[f"study/points/{point.name}"] = file_digest(point)
+    return digests
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> dict[str, str]:
+    """Run every command once, in a child with :data:`PINNED_ENV`; file -> digest."""
+    folder = tmp_path_factory.mktemp("golden")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, **PINNED_ENV, "DRJIT_CACHE_DIR": str(folder / ".drjit"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+    child = subprocess.run([sys.executable, "-m", "tests.golden.test_golden", str(folder)], cwd=root, env=env,
+                           capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr[-4000:]
+    digests = json.loads(child.stdout.strip().splitlines()[-1])
     if os.environ.get("BEAMSIM_GOLDEN_PRINT"):
         print("GOLDEN = {")
         for key, value in digests.items():
@@ -209,3 +267,8 @@ def test_same_seed_same_bytes(written, file):
         pytest.skip("Sionna RT unavailable (no CUDA, no LLVM >= 16)")
     assert set(written) | rt_files == set(GOLDEN) | rt_files, "the commands wrote other files than the recorded ones"
     assert written[file] == GOLDEN[file], f"{file} changed: same seed must give the same bytes"
+
+
+if __name__ == "__main__":  # the child of ``written``: python -m tests.golden.test_golden FOLDER
+    pin_drjit_llvm()
+    print(json.dumps(run_commands(Path(sys.argv[1]))))
