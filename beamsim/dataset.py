@@ -10,10 +10,15 @@ Layout (one file)::
     /split   uint8   [N]        0 = train, 1 = test
     /rsrp_measured float32 [N, E, A]  (only with measurement noise or a reporting grid) the
              RSRP a UE reports [dBm]; model inputs use it, labels and KPIs use /rsrp
+    /rsrp_setb float32 [N, kr, kc]  (format version 2, wide Set B only) the reported RSRP of
+             the wide beams [dBm]: the model inputs; /mask is then all False
     attrs: format, format_version, scenario (TOML), seed, input_scale, mask_kind,
-           sionna_version, beamsim_version, created, sha256
+           sionna_version, beamsim_version, created, sha256 (version 2 adds the Set A / Set B
+           attributes of :mod:`beamsim.simulation.layout`)
 
-Model inputs are a fixed transform of the *observed* RSRP (never the label):
+For the UE side (version 1) E x A is the UE's beam grid; for the BS side and Tx-Rx pairs
+(version 2) it is Set A (:mod:`beamsim.scenarios.beams`). Model inputs are a fixed transform
+of the *observed* RSRP (never the label), :mod:`beamsim.encoding`:
 
 - ``relative``: RSRP minus the strongest observed RSRP, clipped to [-30, 0] dB and mapped to
   [0, 1] (strongest observed -> 1); unobserved entries 0.
@@ -31,26 +36,28 @@ import datetime as _dt
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal
 
 import h5py
 import numpy as np
 import torch
 
+from beamsim.encoding import (DEFAULT_ENCODING, ENCODINGS, INPUT_RANGE_DB, Encoding, encode_inputs,
+                              random_masks)
 from beamsim.errors import DataFileError
 from beamsim.fileio import atomic_path, open_hdf5
 from beamsim.h5safe import Array, check_declared, check_values, listed, read_checked
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "INPUT_RANGE_DB", "RSRP_MIN_DBM", "RSRP_MAX_DBM", "MEASURED_MARGIN_DB", "BeamArrays", "arrays_checksum", "write_dataset",
+    "FORMAT", "FORMAT_VERSION", "READ_VERSIONS", "INPUT_RANGE_DB", "RSRP_MIN_DBM", "RSRP_MAX_DBM", "MEASURED_MARGIN_DB", "BeamArrays", "arrays_checksum", "write_dataset",
     "read_dataset", "read_attrs", "encode_inputs", "random_masks", "BeamDataset", "Encoding", "ENCODINGS",
     "DEFAULT_ENCODING", "Split",
 ]
 
 FORMAT = "beamsim.dataset"
 FORMAT_VERSION = 1
-#: Relative RSRP range [dB] kept in the model input (below the strongest observed beam).
-INPUT_RANGE_DB = 30.0
+#: The versions this beamsim reads: 1 (UE side) and 2 (BS side, Tx-Rx pairs, wide Set B).
+READ_VERSIONS = (1, 2)
 #: Lowest true RSRP a file may hold [dBm]: the floor ``beam_rsrp`` gives a beam that receives no
 #: power (-300 dBm is 1e-33 W, far below any receiver's noise floor, about -130 dBm per RE).
 RSRP_MIN_DBM = -300.0
@@ -63,16 +70,6 @@ MEASURED_MARGIN_DB = 100.0
 #: What a refusal of a data set's content says to do.
 FIX = "the file is corrupt or was edited; make it again with beamsim generate, or get it again from its source"
 
-Encoding = Literal["relative", "attenuation"]
-#: The input encodings, by name.
-ENCODINGS: tuple[Encoding, ...] = get_args(Encoding)
-#: The input encoding every entry point uses unless told otherwise. Chosen by measurement: the
-#: full umi training split (``beamsim generate --scenario umi``, 24,000 training / 6,000 test
-#: samples; ``beamsim evaluate --train umi.h5 --encoding E --runs 2``: beamcnn, 30 epochs, bf16,
-#: seed 0, 2 torch threads) scored 83.62 +- 0.11 % top-1 with ``attenuation`` and 83.47 +- 0.34 %
-#: with ``relative`` (within 1 dB 97.04 / 97.08 %, macro F1 83.55 / 82.71 %): equal within noise,
-#: and APoT in the distillation loop needs ``attenuation`` (design.md section 3).
-DEFAULT_ENCODING: Encoding = "attenuation"
 Split = Literal["train", "test", "all"]
 
 _SPEC = {  # name: (dtype, trailing shape or None for "beam grid")
@@ -83,8 +80,9 @@ _SPEC = {  # name: (dtype, trailing shape or None for "beam grid")
     "los": (np.bool_, ()),
     "split": (np.uint8, ()),
     "rsrp_measured": (np.float32, None),
+    "rsrp_setb": (np.float32, "setb"),
 }
-_OPTIONAL = {"rsrp_measured"}
+_OPTIONAL = {"rsrp_measured", "rsrp_setb"}
 #: The dtype kinds a data-set file may hold, by dataset (the shapes and values: :func:`_schema`).
 _KINDS = {name: np.dtype(dtype).kind for name, (dtype, _) in _SPEC.items()}
 
@@ -108,6 +106,8 @@ def _schema(rows: int | None, grid: tuple[int, ...] | None) -> dict[str, Array]:
         "split": Array(_KINDS["split"], shape=(rows,), low=0, high=1, meaning="0 = train, 1 = test", implied_by=by),
         "rsrp_measured": Array("f", shape=cube, finite=True, low=RSRP_MIN_DBM - MEASURED_MARGIN_DB,
                                high=RSRP_MAX_DBM + MEASURED_MARGIN_DB, meaning=reported, implied_by=by),
+        "rsrp_setb": Array("f", shape=(rows, None, None), finite=True, low=RSRP_MIN_DBM - MEASURED_MARGIN_DB,
+                           high=RSRP_MAX_DBM + MEASURED_MARGIN_DB, meaning=reported, implied_by=by),
     }
 
 
@@ -123,6 +123,7 @@ class BeamArrays:
         los: [N] bool, line of sight.
         split: [N] uint8, 0 = train, 1 = test.
         rsrp_measured: [N, E, A] float32 or None, reported RSRP with noise/grid [dBm].
+        rsrp_setb: [N, kr, kc] float32 or None, reported RSRP of the wide Set B beams [dBm].
     """
 
     rsrp: np.ndarray
@@ -132,6 +133,7 @@ class BeamArrays:
     los: np.ndarray
     split: np.ndarray
     rsrp_measured: np.ndarray | None = None
+    rsrp_setb: np.ndarray | None = None
 
     @property
     def observed(self) -> np.ndarray:
@@ -177,7 +179,9 @@ def _validate(arrays: BeamArrays, where: str, values: bool = True, fix: str = FI
         value = getattr(arrays, name)
         if value is None and name in _OPTIONAL:
             continue
-        want = (n, *grid) if tail is None else (n, *tail)
+        if tail == "setb" and value.ndim != 3:
+            raise DataFileError(f"{where}: /{name} must have shape [N, kr, kc], found {list(value.shape)}")
+        want = (n, *grid) if tail is None else (n, *value.shape[1:]) if tail == "setb" else (n, *tail)
         if value.shape != want:
             raise DataFileError(f"{where}: /{name} has shape {list(value.shape)}, expected {list(want)}")
         if value.dtype != np.dtype(dtype):
@@ -186,7 +190,7 @@ def _validate(arrays: BeamArrays, where: str, values: bool = True, fix: str = FI
             check_values(name, value, schema[name], where, fix=fix)
     if n == 0:
         raise DataFileError(f"{where}: the data set has no samples")
-    if not arrays.mask.reshape(n, -1).any(axis=1).all():
+    if arrays.rsrp_setb is None and not arrays.mask.reshape(n, -1).any(axis=1).all():
         raise DataFileError(f"{where}: some samples have no measured beam in /mask")
 
 
@@ -244,9 +248,12 @@ def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dic
             found = f"format {fmt!r}" if fmt else "no 'format' attribute"
             raise DataFileError(f"{where}: not a beamsim data set ({found}; expected {FORMAT!r})")
         version = int(f.attrs.get("format_version", -1))
-        if version != FORMAT_VERSION:
-            raise DataFileError(f"{where}: format_version {version} is not supported (this beamsim reads {FORMAT_VERSION})")
+        if version not in READ_VERSIONS:
+            raise DataFileError(f"{where}: format_version {version} is not supported (this beamsim reads "
+                                f"{', '.join(map(str, READ_VERSIONS))})")
         entries = listed(f, where)
+        if version == 1 and "rsrp_setb" in entries:
+            raise DataFileError(f"{where}: /rsrp_setb is not part of format_version 1; {FIX}")
         check_declared(entries, _KINDS, where, "beamsim data set")  # foreign arrays and dtypes first
         missing = [name for name in _SPEC if name not in entries and name not in _OPTIONAL]
         if missing:
@@ -269,53 +276,9 @@ def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dic
     return arrays, attrs
 
 
-def random_masks(n: int, grid: tuple[int, int], measured: int, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
-    """``n`` masks with exactly ``measured`` True entries each, drawn uniformly.
-
-    Returns: [n, E, A] bool.
-    """
-    e, a = grid
-    scores = torch.rand(n, e * a, generator=generator, device=device)
-    idx = scores.argsort(dim=1)[:, :measured]
-    out = torch.zeros(n, e * a, dtype=torch.bool, device=device)
-    out.scatter_(1, idx, True)
-    return out.view(n, e, a)
-
-
-def encode_inputs(rsrp: torch.Tensor, mask: torch.Tensor, encoding: Encoding = DEFAULT_ENCODING,
-                  mask_channel: bool = False) -> torch.Tensor:
-    """Model inputs from true RSRP and the measurement mask.
-
-    Args:
-        rsrp: [N, E, A] float, RSRP [dBm].
-        mask: [N, E, A] bool, True = measured.
-        encoding: ``relative`` (strongest observed -> 1, unobserved 0) or ``attenuation``
-            (strongest observed -> 0, unobserved 1); both clip 30 dB below the strongest
-            observed beam.
-        mask_channel: append the mask as a second channel.
-
-    Returns:
-        [N, C, E, A] float32 in [0, 1], C = 1 or 2.
-    """
-    if encoding not in ENCODINGS:
-        raise ValueError(f"unknown encoding {encoding!r}: use 'relative' or 'attenuation'")
-    rsrp = rsrp.float()
-    observed = torch.where(mask, rsrp, torch.full_like(rsrp, -torch.inf))
-    best = observed.flatten(1).amax(dim=1).view(-1, 1, 1)
-    below = ((best - rsrp) / INPUT_RANGE_DB).clamp(0.0, 1.0)
-    if encoding == "relative":
-        x = torch.where(mask, 1.0 - below, torch.zeros_like(below))
-    else:
-        x = torch.where(mask, below, torch.ones_like(below))
-    channels = [x]
-    if mask_channel:
-        channels.append(mask.float())
-    return torch.stack(channels, dim=1).contiguous()
-
-
 class BeamDataset(torch.utils.data.Dataset):
-    """A data-set file as a torch ``Dataset`` of (input [C, E, A] float32, label int64).
+    """A data-set file as a torch ``Dataset`` of (input [C, E, A] float32, label int64); with a
+    wide Set B the input is [1, kr, kc] (the wide beams) and the label a Set A beam.
 
     Args:
         path: data-set file written by ``beamsim generate``.
@@ -332,8 +295,10 @@ class BeamDataset(torch.utils.data.Dataset):
         labels: [N] int64.
         rsrp: [N, E, A] float32 [dBm], the full unmasked true RSRP (for KPIs).
         observed: [N, E, A] float32 [dBm], the reported RSRP the inputs are made from.
-        mask: [N, E, A] bool.
-        num_classes: E * A.
+        mask: [N, E, A] bool (all False with wide Set B).
+        setb: [N, kr, kc] float32 [dBm], the reported wide-beam RSRP the inputs are made from
+            (wide Set B, format version 2), else None.
+        num_classes: E * A (the size of Set A).
         checksum: the source file's sha256.
     """
 
@@ -365,7 +330,12 @@ class BeamDataset(torch.utils.data.Dataset):
         self.grid = tuple(arrays.rsrp.shape[1:])
         self.num_classes = self.grid[0] * self.grid[1]
         self.measured = int(arrays.mask[0].sum())
-        self.inputs = encode_inputs(self.observed, self.mask, encoding, self.mask_channel)
+        self.setb = None if arrays.rsrp_setb is None else torch.from_numpy(arrays.rsrp_setb)
+        if self.setb is not None:  # wide Set B: the inputs are the wide beams, never masked or redrawn
+            self.mask_channel = self.redraw_mask = False
+            self.inputs = encode_inputs(self.setb, torch.ones(self.setb.shape, dtype=torch.bool), encoding)
+        else:
+            self.inputs = encode_inputs(self.observed, self.mask, encoding, self.mask_channel)
         if generator is None:
             generator = torch.Generator().manual_seed(int(attrs.get("seed", 0)) + 1)
         self.generator = generator

@@ -16,14 +16,17 @@ from typing import Any, Literal
 
 from beamsim import tomlio
 from beamsim.errors import ScenarioError
+from beamsim.scenarios.beams import subset_strides, wide_tiling
 
 __all__ = [
-    "Scenario", "LinkSettings", "RTSettings", "ArraySettings", "CodebookSettings",
-    "MeasurementSettings", "MaskSettings", "DatasetSettings",
+    "Scenario", "LinkSettings", "RTSettings", "ArraySettings", "CodebookSettings", "BSArraySettings",
+    "BeamSettings", "MeasurementSettings", "MaskSettings", "DatasetSettings",
     "load_scenario", "list_scenarios", "scenario_from_toml", "scenario_to_toml",
 ]
 
 Backend = Literal["tr38901", "rt"]
+#: Which side sweeps the beams of Set A: the UE (its DFT grid), the BS, or Tx-Rx pairs.
+Side = Literal["ue", "bs", "pair"]
 
 
 def _check(cond: bool, message: str) -> None:
@@ -126,6 +129,48 @@ class CodebookSettings:
 
 
 @dataclass(frozen=True)
+class BSArraySettings:
+    """BS uniform planar array (``side = "bs"`` or ``"pair"``): one Set A beam per element.
+
+    Elements in the local y-z plane, boresight +x, turned by Sionna's single-sector topology to
+    face the sector centre (its downtilt included). The beams are the orthogonal DFT grid of
+    :func:`beamsim.simulation.codebook.orthogonal_codebook`.
+    """
+
+    num_rows: int = 4
+    num_cols: int = 8
+    spacing: float = 0.5
+    pattern: Literal["38.901", "omni"] = "38.901"
+
+    def __post_init__(self) -> None:
+        _check(self.num_rows >= 1 and self.num_cols >= 1, "bs_array.num_rows/num_cols must be >= 1")
+        _check(self.spacing > 0, "bs_array.spacing (in wavelengths) must be > 0")
+        _check(self.pattern in ("38.901", "omni"), "bs_array.pattern must be '38.901' or 'omni'")
+
+
+@dataclass(frozen=True)
+class BeamSettings:
+    """Set A and Set B (3GPP BM-Case1; :mod:`beamsim.scenarios.beams`).
+
+    ``side``: ``ue`` (the UE's ``[codebook]`` grid; Set B from ``[mask]``, as without this
+    table), ``bs`` (the BS's beams; the UE listens with its ``[ue_array]``, e.g. one omni
+    element) or ``pair`` (BS beams x the UE's orthogonal receive beams). ``set_b``: ``subset``
+    (a fixed lattice of ``set_b_size`` Set A beams) or ``wide`` (``set_b_size`` wide BS beams,
+    ``side = "bs"`` only).
+    """
+
+    side: Side = "ue"
+    set_b: Literal["subset", "wide"] = "subset"
+    set_b_size: int = 8
+
+    def __post_init__(self) -> None:
+        _check(self.side in ("ue", "bs", "pair"), f"beams.side must be 'ue', 'bs' or 'pair', not {self.side!r}")
+        _check(self.set_b in ("subset", "wide"), f"beams.set_b must be 'subset' or 'wide', not {self.set_b!r}")
+        _check(self.set_b_size >= 1, "beams.set_b_size must be >= 1")
+        _check(self.set_b == "subset" or self.side == "bs", "beams.set_b = 'wide' needs beams.side = 'bs'")
+
+
+@dataclass(frozen=True)
 class MeasurementSettings:
     """RSRP measurement: transmit power, optional noise and reporting grid."""
 
@@ -179,6 +224,8 @@ class Scenario:
     rt: RTSettings | None = None
     ue_array: ArraySettings = field(default_factory=ArraySettings)
     codebook: CodebookSettings = field(default_factory=CodebookSettings)
+    beams: BeamSettings | None = None
+    bs_array: BSArraySettings | None = None
     measurement: MeasurementSettings = field(default_factory=MeasurementSettings)
     mask: MaskSettings = field(default_factory=MaskSettings)
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
@@ -190,10 +237,38 @@ class Scenario:
             _check(self.link is not None, "a tr38901 scenario needs a [link] table")
         else:
             _check(self.rt is not None, "an rt scenario needs an [rt] table")
+        if self.side != "ue":
+            _check(self.bs_array is not None, f"beams.side = {self.side!r} needs a [bs_array] table")
+            _check(self.backend == "tr38901", f"beams.side = {self.side!r} runs on the tr38901 back-end; "
+                   "BS arrays in the Sionna RT scenes are not built yet")
+            rows, cols = self.set_a_shape
+            if self.beams.set_b == "subset":
+                subset_strides(rows, cols, self.beams.set_b_size)
+            else:
+                _check(self.beams.set_b_size <= rows * cols, f"beams.set_b_size = {self.beams.set_b_size} wide "
+                       f"beams is more than the {rows * cols} elements of the BS array")
+                wide_tiling(rows, cols, self.beams.set_b_size)
+
+    @property
+    def side(self) -> str:
+        """Which side sweeps Set A: ``ue`` (also without a ``[beams]`` table), ``bs`` or ``pair``."""
+        return "ue" if self.beams is None else self.beams.side
+
+    @property
+    def set_a_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the Set A grid (see :mod:`beamsim.scenarios.beams`)."""
+        if self.side == "ue":
+            return self.codebook.num_el, self.codebook.num_az
+        bs = self.bs_array
+        if self.side == "bs":
+            return bs.num_rows, bs.num_cols
+        return bs.num_rows * bs.num_cols, self.ue_array.num_rows * self.ue_array.num_cols
 
     @property
     def num_beams(self) -> int:
-        return self.codebook.num_el * self.codebook.num_az
+        """The size of Set A (the number of classes)."""
+        rows, cols = self.set_a_shape
+        return rows * cols
 
     def with_overrides(self, **changes: Any) -> "Scenario":
         """A copy with dataset/mask fields changed: ``samples=``, ``mask=``, ``split=``."""
@@ -211,7 +286,7 @@ class Scenario:
 
 
 _TABLES = {"link": LinkSettings, "rt": RTSettings, "ue_array": ArraySettings, "codebook": CodebookSettings,
-           "measurement": MeasurementSettings, "mask": MaskSettings, "dataset": DatasetSettings}
+           "beams": BeamSettings, "bs_array": BSArraySettings, "measurement": MeasurementSettings, "mask": MaskSettings, "dataset": DatasetSettings}
 
 
 def _build(cls: type, table: dict[str, Any], where: str, prefix: str = "") -> Any:

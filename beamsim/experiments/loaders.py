@@ -29,6 +29,7 @@ from beamsim.dataset import DEFAULT_ENCODING, BeamDataset, Encoding, read_attrs
 from beamsim.dataset import FORMAT as DATASET_FORMAT
 from beamsim.distill.container import settings_of
 from beamsim.errors import DataFileError
+from beamsim.experiments.metrics import wide_scores
 from beamsim.experiments.tasks import BEAM, IMAGE, Task
 from beamsim.models.training import Redraw
 
@@ -98,6 +99,9 @@ class TestSet:
             default model, augmentation).
         dsa_strategy: the data set's DSA op groups (images), else None.
         encoding: the input encoding of ``x`` (beam maps); ``""`` where none applies.
+        reference_scores: [N, E * A] float64 scores of the trivial reference where it is not the
+            strongest observed beam (wide Set B: :func:`~beamsim.experiments.metrics.wide_scores`),
+            else None.
     """
 
     x: torch.Tensor
@@ -111,6 +115,7 @@ class TestSet:
     task: Task = BEAM
     dsa_strategy: str | None = None
     encoding: str = ""
+    reference_scores: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -178,8 +183,12 @@ def load_test_set(path: str | Path, encoding: Encoding = DEFAULT_ENCODING, mask_
     """
     path = Path(path)
     ds = BeamDataset(path, split="test", encoding=encoding, mask_channel=mask_channel, redraw_mask=False)
+    reference = None
+    if ds.setb is not None:
+        reference = wide_scores(ds.setb, torch.as_tensor(ds.attrs["set_b_blocks"]), torch.as_tensor(ds.attrs["set_b_centres"]))
     return TestSet(x=ds.inputs, y=ds.labels, rsrp=ds.rsrp, mask=ds.mask, num_classes=ds.num_classes,
-                   path=path, checksum=ds.checksum, observed=ds.observed, task=BEAM, encoding=ds.encoding)
+                   path=path, checksum=ds.checksum, observed=ds.observed, task=BEAM, encoding=ds.encoding,
+                   reference_scores=reference)
 
 
 def image_test_set(data) -> TestSet:

@@ -27,7 +27,7 @@ import torch
 
 __all__ = [
     "topk_accuracy", "topk_hits", "within_margin", "rsrp_loss_db", "macro_f1",
-    "strongest_observed", "observed_scores", "beam_kpis", "image_kpis", "BEAM_TOPK", "IMAGE_TOPK",
+    "strongest_observed", "observed_scores", "wide_scores", "beam_kpis", "image_kpis", "BEAM_TOPK", "IMAGE_TOPK",
 ]
 
 #: The K of the top-K beam KPIs.
@@ -174,6 +174,31 @@ def observed_scores(rsrp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     n = rsrp.shape[0]
     flat = rsrp.reshape(n, -1).double()
     return torch.where(mask.reshape(n, -1).bool(), flat, torch.full_like(flat, -torch.inf))
+
+
+def wide_scores(setb: torch.Tensor, blocks: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+    """Scores of the wide-beam reference: the centre beam of the strongest wide beam first.
+
+    Each Set A beam scores the reported RSRP of the wide beam that covers it; a block's centre
+    beam gets 1e-6 dB more, so the prediction is the centre of the strongest wide beam and the
+    top-K list the centres of the next strongest wide beams (then the rest of each block).
+
+    Args:
+        setb: [N, kr, kc] or [N, K] float reported wide-beam RSRP [dBm].
+        blocks: [B] int, the wide beam covering each Set A beam.
+        centres: [K] int, the Set A beam at each wide beam's centre.
+
+    Returns:
+        [N, B] float64 scores.
+
+    >>> wide_scores(torch.tensor([[-80.0, -70.0]]), torch.tensor([0, 0, 1, 1]), torch.tensor([0, 3])).argmax(dim=1)
+    tensor([3])
+    """
+    flat = setb.reshape(setb.shape[0], -1).double()
+    scores = flat[:, blocks.long()]
+    bonus = torch.zeros(scores.shape[1], dtype=torch.float64)
+    bonus[centres.long()] = 1e-6
+    return scores + bonus
 
 
 def strongest_observed(rsrp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -134,11 +134,14 @@ class BeamTask(Task):
         return rsrp_loss_db(pred, test.rsrp)
 
     def reference(self, test: TestSet) -> Reference:
-        """The strongest observed beam, ranked by the reported RSRP (unmeasured beams last)."""
-        reported = test.observed if test.observed is not None else test.rsrp
-        scores = observed_scores(reported, test.mask)
-        return Reference("strongest observed beam", beam_kpis(scores, test.y, test.rsrp),
-                         rsrp_loss_db(scores.argmax(dim=1), test.rsrp))
+        """The strongest observed beam, ranked by the reported RSRP (unmeasured beams last); with
+        a wide Set B, the centre beam of the strongest wide beam (``test.reference_scores``)."""
+        if test.reference_scores is not None:
+            name, scores = "centre of the strongest wide beam", test.reference_scores
+        else:
+            reported = test.observed if test.observed is not None else test.rsrp
+            name, scores = "strongest observed beam", observed_scores(reported, test.mask)
+        return Reference(name, beam_kpis(scores, test.y, test.rsrp), rsrp_loss_db(scores.argmax(dim=1), test.rsrp))
 
     def default_model(self, train: TrainingSet, test: TestSet) -> str:
         return "beamcnn"

@@ -24,8 +24,10 @@ from beamsim.errors import DataFileError
 from beamsim.fileio import check_writable
 from beamsim.scenarios import Scenario, load_scenario, scenario_from_toml, scenario_to_toml
 from beamsim.simulation.backends import make_backend
-from beamsim.simulation.codebook import dft_codebook
-from beamsim.simulation.measure import apply_measurement, best_beam, beam_rsrp, draw_masks
+from beamsim.scenarios.beams import subset_mask, wide_tiling
+from beamsim.simulation.codebook import bs_codebook, dft_codebook, orthogonal_codebook, wide_codebook
+from beamsim.simulation.layout import set_b_attrs
+from beamsim.simulation.measure import apply_measurement, best_beam, beam_rsrp, draw_masks, pair_rsrp
 from beamsim.simulation.split import assign_split
 
 __all__ = ["generate", "merge", "simulate", "parse_shard", "default_output", "GenerationStats"]
@@ -90,9 +92,7 @@ def simulate(scenario: Scenario, seed: int, device: torch.device | str | None = 
     bsz = backend.batch_size
     num_batches = math.ceil(total / bsz)
     first, last = _batch_range(num_batches, shard)
-    cb = scenario.codebook
-    arr = scenario.ue_array
-    codebook = dft_codebook(arr.num_rows, arr.num_cols, cb.oversampling, cb.num_el, cb.num_az, device=device)
+    measure = _set_a_measurement(scenario, device)
     meas = scenario.measurement
     parts: list[BeamArrays] = []
     stats = GenerationStats(batch_range=(first, last))
@@ -101,21 +101,27 @@ def simulate(scenario: Scenario, seed: int, device: torch.device | str | None = 
         rows = min(bsz, total - k * bsz)
         channels = backend.sample(derive_seed(seed, "batch", k))
         stats.seconds_sionna += channels.sionna_seconds
-        true = beam_rsrp(channels.a, codebook, meas.tx_power_dbm)[:rows].cpu()
-        label = best_beam(true)
+        true, wide = measure(channels.a)
+        true, wide = true[:rows].cpu(), None if wide is None else wide[:rows].cpu()
+        label = best_beam(true.flatten(1))
         gen = torch.Generator().manual_seed(derive_seed(seed, "measure", k))
         noisy = meas.noise_std_db > 0 or meas.report_step_db > 0
-        measured = apply_measurement(true, meas.noise_std_db, meas.report_step_db, gen) if noisy else None
-        mask = draw_masks(rows, cb.num_el, cb.num_az, scenario.mask.kind, scenario.mask.measured_fraction, gen)
-        grid = (rows, cb.num_el, cb.num_az)
+        if wide is not None:  # Set B = the wide beams: they are what the UE reports
+            setb = apply_measurement(wide, meas.noise_std_db, meas.report_step_db, gen) if noisy else wide
+            measured, mask = None, torch.zeros(true.shape, dtype=torch.bool)
+        else:
+            setb = None
+            measured = apply_measurement(true, meas.noise_std_db, meas.report_step_db, gen) if noisy else None
+            mask = _set_b_mask(scenario, rows, gen)
         parts.append(BeamArrays(
-            rsrp=true.reshape(grid).numpy(),
+            rsrp=true.numpy(),
             mask=mask.numpy(),
             label=label.numpy().astype(np.int16),
             ue_pos=channels.ue_pos[:rows].cpu().numpy().astype(np.float32),
             los=channels.los[:rows].cpu().numpy().astype(bool),
             split=np.zeros(rows, dtype=np.uint8),
-            rsrp_measured=None if measured is None else measured.reshape(grid).numpy(),
+            rsrp_measured=None if measured is None else measured.numpy(),
+            rsrp_setb=None if setb is None else setb.numpy(),
         ))
         stats.samples += rows
         stats.batches += 1
@@ -130,6 +136,43 @@ def simulate(scenario: Scenario, seed: int, device: torch.device | str | None = 
     return arrays, stats
 
 
+def _set_a_measurement(scenario: Scenario, device: torch.device) -> Callable:
+    """``measure(a) -> (Set A RSRP [n, rows, cols], wide Set B RSRP [n, kr, kc] or None)`` [dBm]."""
+    p = scenario.measurement.tx_power_dbm
+    rows, cols = scenario.set_a_shape
+    if scenario.side == "ue":
+        cb, arr = scenario.codebook, scenario.ue_array
+        codebook = dft_codebook(arr.num_rows, arr.num_cols, cb.oversampling, cb.num_el, cb.num_az, device=device)
+        return lambda a: (beam_rsrp(a, codebook, p).reshape(-1, rows, cols), None)
+    bs, ue = scenario.bs_array, scenario.ue_array
+    tx = bs_codebook(bs.num_rows, bs.num_cols, device=device)
+    num_rx_ant = ue.num_rows * ue.num_cols
+    rx = (orthogonal_codebook(ue.num_rows, ue.num_cols, device=device) if scenario.side == "pair"
+          else torch.eye(1, num_rx_ant, dtype=torch.complex64, device=device) if num_rx_ant == 1 else None)
+    if rx is None:
+        raise ValueError(f"beams.side = 'bs' listens with one UE antenna; ue_array has {num_rx_ant}: "
+                         "set ue_array.num_rows = num_cols = 1 (or use side = 'pair')")
+    wide = None
+    if scenario.beams.set_b == "wide":
+        k = scenario.beams.set_b_size
+        wide, tiling = wide_codebook(bs.num_rows, bs.num_cols, k, device=device), wide_tiling(rows, cols, k)
+
+    def measure(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        set_a = pair_rsrp(a, tx, rx, p).reshape(-1, rows, cols)
+        return set_a, None if wide is None else pair_rsrp(a, wide, rx, p).reshape(-1, *tiling)
+
+    return measure
+
+
+def _set_b_mask(scenario: Scenario, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Set B as a mask over Set A: [n, rows, cols] bool (``[mask]`` for the UE side, else the lattice)."""
+    rows, cols = scenario.set_a_shape
+    if scenario.side == "ue":
+        return draw_masks(n, rows, cols, scenario.mask.kind, scenario.mask.measured_fraction, generator)
+    mask = torch.from_numpy(subset_mask(rows, cols, scenario.beams.set_b_size))
+    return mask.expand(n, rows, cols).clone()
+
+
 def _attrs(scenario: Scenario, seed: int, extra: dict | None = None) -> dict:
     import sionna
 
@@ -140,9 +183,11 @@ def _attrs(scenario: Scenario, seed: int, extra: dict | None = None) -> dict:
         "mask_kind": scenario.mask.kind,
         "total_samples": int(scenario.dataset.samples),
         "sionna_version": getattr(sionna, "__version__", "unknown"),
-        "num_el": scenario.codebook.num_el,
-        "num_az": scenario.codebook.num_az,
+        "num_el": scenario.set_a_shape[0],
+        "num_az": scenario.set_a_shape[1],
     }
+    if scenario.side != "ue":
+        attrs.update(set_b_attrs(scenario))
     attrs.update(extra or {})
     return attrs
 

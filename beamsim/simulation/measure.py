@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["beam_rsrp", "apply_measurement", "best_beam", "checkerboard_mask", "draw_masks"]
+__all__ = ["beam_rsrp", "pair_rsrp", "apply_measurement", "best_beam", "checkerboard_mask", "draw_masks"]
 
 
 def beam_rsrp(a: torch.Tensor, codebook: torch.Tensor, tx_power_dbm: float) -> torch.Tensor:
@@ -22,6 +22,30 @@ def beam_rsrp(a: torch.Tensor, codebook: torch.Tensor, tx_power_dbm: float) -> t
         [n, num_beams] float32, RSRP [dBm]; beams with no power get -inf replaced by -300 dBm.
     """
     y = torch.einsum("ba,nap->nbp", codebook.conj(), a.to(codebook.dtype))
+    power = (y.real.square() + y.imag.square()).sum(dim=-1)
+    rsrp = tx_power_dbm + 10.0 * torch.log10(power.double().clamp_min(1e-300))
+    return rsrp.clamp_min(-300.0).float()
+
+
+def pair_rsrp(a: torch.Tensor, tx_codebook: torch.Tensor, rx_codebook: torch.Tensor,
+              tx_power_dbm: float) -> torch.Tensor:
+    """Wideband RSRP of every Tx-Rx beam pair, non-coherent over paths.
+
+    RSRP_tr = Ptx + 10 log10( sum_p |w_r^H A_p conj(c_t)|^2 ): BS beam t sent with precoder
+    conj(c_t) (so it points where combiner c_t would), received with combiner w_r.
+
+    Args:
+        a: [n, num_rx_ant, num_tx_ant, num_paths] complex, per-path channel between the BS and
+            the UE antennas (array responses, pathloss and shadowing included).
+        tx_codebook: [num_tx_beams, num_tx_ant] complex, unit-norm BS beams.
+        rx_codebook: [num_rx_beams, num_rx_ant] complex, unit-norm UE combiners ([[1]] for one
+            antenna).
+        tx_power_dbm: transmit power of a beam [dBm].
+
+    Returns:
+        [n, num_tx_beams, num_rx_beams] float32, RSRP [dBm]; no power gives -300 dBm.
+    """
+    y = torch.einsum("rk,nklp,tl->ntrp", rx_codebook.conj(), a.to(rx_codebook.dtype), tx_codebook.conj())
     power = (y.real.square() + y.imag.square()).sum(dim=-1)
     rsrp = tx_power_dbm + 10.0 * torch.log10(power.double().clamp_min(1e-300))
     return rsrp.clamp_min(-300.0).float()

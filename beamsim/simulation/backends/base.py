@@ -19,13 +19,14 @@ __all__ = ["ChannelBatch", "ChannelBackend", "facing_orientations"]
 
 @dataclass
 class ChannelBatch:
-    """One batch of downlink channels at the UE array (one BS/Tx antenna, one time step).
+    """One batch of downlink channels at the UE array (one time step).
 
     Attributes:
-        a: [n, num_ant, num_paths] complex64, path coefficients per UE antenna, including the
-            array response, element pattern, pathloss and shadowing (Sionna's ``a``). Unused
-            path slots are zero. Antenna order is Sionna's: index = row + col * num_rows,
-            row 0 on top.
+        a: [n, num_ant, num_paths] complex64 (one BS/Tx antenna), or [n, num_ant, num_bs_ant,
+            num_paths] with a BS array (``side = "bs"``/``"pair"``): path coefficients per UE
+            (and BS) antenna, including the array responses, element patterns, pathloss and
+            shadowing (Sionna's ``a``). Unused path slots are zero. Antenna order is Sionna's:
+            index = row + col * num_rows, row 0 on top.
         ue_pos: [n, 3] float32, UE position relative to the BS/Tx [m].
         los: [n] bool, line of sight between BS/Tx and UE.
         sionna_seconds: wall time spent inside Sionna's channel calls for this batch [s].

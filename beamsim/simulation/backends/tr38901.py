@@ -1,9 +1,11 @@
 """3GPP TR 38.901 stochastic channels (UMi, UMa, RMa) from ``sionna.phy.channel.tr38901``.
 
-Downlink, one BS sector: the BS (one omnidirectional antenna: the fixed reference beam) at
-the origin serves UEs dropped per TR 38.901 by Sionna's ``gen_single_sector_topology``. Each UE
-carries a uniform planar array whose boresight points at the BS with uniform jitter in bearing
-and tilt. One call simulates ``drops_per_batch`` independent drops of ``ues_per_drop`` UEs.
+Downlink, one BS sector: the BS at the origin serves UEs dropped per TR 38.901 by Sionna's
+``gen_single_sector_topology``. With the UE sweeping (``side = "ue"``) the BS has one
+omnidirectional antenna (the fixed reference beam); with ``side = "bs"`` or ``"pair"`` it has
+the ``[bs_array]`` panel, turned by the topology to face the sector centre with its downtilt.
+Each UE carries a uniform planar array whose boresight points at the BS with uniform jitter in
+bearing and tilt. One call simulates ``drops_per_batch`` independent drops of ``ues_per_drop`` UEs.
 """
 
 from __future__ import annotations
@@ -67,9 +69,12 @@ class TR38901Backend:
                                    polarization="single", polarization_type="V", antenna_pattern=arr.pattern,
                                    carrier_frequency=fc, element_vertical_spacing=arr.spacing,
                                    element_horizontal_spacing=arr.spacing, precision="single", device=dev)
-        self.bs_array = PanelArray(num_rows_per_panel=1, num_cols_per_panel=1, polarization="single",
-                                   polarization_type="V", antenna_pattern="omni", carrier_frequency=fc,
-                                   precision="single", device=dev)
+        bs = scenario.bs_array if scenario.side != "ue" else None
+        self.bs_array = PanelArray(num_rows_per_panel=bs.num_rows if bs else 1, num_cols_per_panel=bs.num_cols if bs else 1,
+                                   polarization="single", polarization_type="V",
+                                   antenna_pattern=bs.pattern if bs else "omni", carrier_frequency=fc,
+                                   element_vertical_spacing=bs.spacing if bs else 0.5,
+                                   element_horizontal_spacing=bs.spacing if bs else 0.5, precision="single", device=dev)
         model_cls = {"umi": UMi, "uma": UMa, "rma": RMa}[link.model]
         kwargs = dict(carrier_frequency=fc, ut_array=self.ut_array, bs_array=self.bs_array, direction="downlink",
                       enable_pathloss=link.enable_pathloss, enable_shadow_fading=link.enable_shadow_fading,
@@ -105,8 +110,11 @@ class TR38901Backend:
             seconds = time.perf_counter() - start
             los_state = channel._scenario.los  # [batch, num_bs, num_ut]
         n = self.batch_size
-        # a: [batch, num_ut, num_ut_ant, num_bs=1, num_bs_ant=1, num_paths, 1]
-        a = a[:, :, :, 0, 0, :, 0].reshape(n, a.shape[2], a.shape[5])
+        # a: [batch, num_ut, num_ut_ant, num_bs=1, num_bs_ant, num_paths, 1]
+        if self.scenario.side == "ue":
+            a = a[:, :, :, 0, 0, :, 0].reshape(n, a.shape[2], a.shape[5])
+        else:
+            a = a[:, :, :, 0, :, :, 0].reshape(n, a.shape[2], a.shape[4], a.shape[5])
         ue_pos = (ut_loc - bs_loc).reshape(n, 3).float()
         los_flag = los_state[:, 0, :].reshape(n).bool()
         return ChannelBatch(a=a, ue_pos=ue_pos, los=los_flag, sionna_seconds=seconds)
