@@ -27,7 +27,7 @@ _ENCODING_HELP = f"relative | attenuation (default: the distilled file's, else {
 def evaluate_cmd(
     train: Annotated[Path, typer.Option("--train", help="Training set: a data-set file (its train split) or a distilled file.")],
     test: Annotated[Optional[Path], typer.Option("--test", help="Data-set file whose test split is the test set (default: the training file's source data set).")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Network: beamcnn | convnet3 | convnet5 | alexnet | vgg11 | resnet18 (default: beamcnn; images: the distilled file's network).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Network: beamcnn | beammlp | convnet3 | convnet5 | alexnet | vgg11 | resnet18 (default: beamcnn; images: the distilled file's network).")] = None,
     runs: Annotated[int, typer.Option("--runs", help="Independent runs (seeds); mean and std are reported.")] = 5,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default: ceil(200,000 / training samples), clipped to 30..300).")] = None,
     encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help=_ENCODING_HELP)] = None,

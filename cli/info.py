@@ -44,7 +44,9 @@ def info_cmd(
         counts = doc["class_counts"]
         e, a = doc["beam_grid"]
         grid = "\n".join(" ".join(f"{c:5d}" for c in counts[r * a:(r + 1) * a]) for r in range(e))
-        stderr.print("samples per best beam (rows = elevation, top first; columns = azimuth):")
+        layout = ("rows = BS beams, columns = UE receive beams" if doc.get("side") == "pair"
+                  else "rows = elevation, top first; columns = azimuth")
+        stderr.print(f"samples per best beam ({layout}):")
         print(grid)
         return
     if fmt == "beamsim.distilled":

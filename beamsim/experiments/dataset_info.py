@@ -21,7 +21,7 @@ def describe_dataset(path: str | Path) -> dict:
     arrays, attrs = read_dataset(path)
     counts = class_histogram(arrays)
     mask_share = float(arrays.mask.mean())
-    return {
+    doc = {
         "path": str(path),
         "format": attrs["format"],
         "scenario": attrs.get("scenario_name", ""),
@@ -48,6 +48,17 @@ def describe_dataset(path: str | Path) -> dict:
         "created": attrs.get("created", ""),
         "sha256": attrs.get("sha256", ""),
     }
+    if "side" in attrs:  # format version 2: Set A / Set B (beamsim.simulation.layout)
+        doc.update({
+            "side": str(attrs["side"]),
+            "set_a": [int(v) for v in attrs["set_a_shape"]],
+            "set_a_beams": int(counts.size),
+            "set_b": str(attrs["set_b"]),
+            "set_b_size": int(attrs["set_b_size"]),
+        })
+        if "set_b_shape" in attrs:
+            doc["set_b_shape"] = [int(v) for v in attrs["set_b_shape"]]
+    return doc
 
 
 def plot_dataset(path: str | Path, folder: str | Path, examples: int = 6) -> list[Path]:
@@ -104,4 +115,36 @@ def plot_dataset(path: str | Path, folder: str | Path, examples: int = 6) -> lis
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
     written.append(target)
+    if "tx_directions" in attrs:
+        written.append(_plot_bs_beams(attrs, counts, folder / "bs_beams.png"))
     return written
+
+
+def _plot_bs_beams(attrs: dict, counts: np.ndarray, target: Path) -> Path:
+    """The BS beams' directions (azimuth x elevation in the BS frame), sized and coloured by how
+    often each is the best (summed over receive beams for pairs); wide beams as crosses."""
+    import matplotlib.pyplot as plt
+
+    from beamsim.fileio import atomic_path
+
+    tx = np.asarray(attrs["tx_directions"], dtype=float)
+    per_tx = counts.reshape(len(tx), -1).sum(axis=1)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    shown = np.isfinite(tx[:, 0])
+    sc = ax.scatter(tx[shown, 0], tx[shown, 1], s=30 + 400 * per_tx[shown] / max(per_tx.max(), 1),
+                    c=per_tx[shown], cmap="viridis")
+    for t in np.flatnonzero(shown):
+        ax.annotate(str(t), tx[t], fontsize=7, ha="center", va="center", color="white")
+    if "set_b_directions" in attrs:
+        wide = np.asarray(attrs["set_b_directions"], dtype=float)
+        ax.scatter(wide[:, 0], wide[:, 1], marker="x", color="red", label="wide beams (Set B)")
+        ax.legend(loc="lower right", fontsize=8)
+    fig.colorbar(sc, ax=ax, label="samples whose best beam it is")
+    ax.set_xlabel("azimuth [deg] (BS frame)")
+    ax.set_ylabel("elevation [deg]")
+    ax.set_title(f"{attrs.get('scenario_name', '')}: BS beams (Set A) and their class counts")
+    fig.tight_layout()
+    with atomic_path(target, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    plt.close(fig)
+    return target
