@@ -17,7 +17,7 @@ __all__ = ["evaluate_cmd"]
 #: This file's commands (joined on the root app in :mod:`beamsim.cli.main`).
 app = typer.Typer()
 
-_PERCENT = {"top1": "top-1", "top2": "top-2", "top3": "top-3", "top5": "top-5",
+_PERCENT = {"top1": "top-1", "top2": "top-2", "top3": "top-3", "top4": "top-4", "top5": "top-5", "top8": "top-8",
             "within_1db": "top-1 within 1 dB", "macro_f1": "macro F1"}
 _DB = {"rsrp_loss_db": "RSRP loss, mean (dB)", "rsrp_loss_p95_db": "RSRP loss, 95th pct (dB)"}
 _ENCODING_HELP = f"relative | attenuation (default: the distilled file's, else {DEFAULT_ENCODING_NAME})."

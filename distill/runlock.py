@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,12 +41,18 @@ def lock_path(out: str | os.PathLike) -> Path:
     return out.with_name(out.name + ".lock")
 
 
-def _holder(fd: int) -> str:
-    text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-    pid, _, host = text.partition("@")
-    if not pid.isdigit():
-        return "a run that is starting"
-    return f"pid {pid}" + (f" on {host}" if host else "")
+def _holder(fd: int, wait_s: float = 1.0) -> str:
+    """Who holds the lock: the ``<pid>@<host>`` its holder writes right after locking (waited
+    for up to ``wait_s``, since a refused run can look between the two)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+        pid, _, host = text.partition("@")
+        if pid.isdigit():
+            return f"pid {pid}" + (f" on {host}" if host else "")
+        if time.monotonic() >= deadline:
+            return "a run that is starting"
+        time.sleep(0.02)
 
 
 @contextlib.contextmanager

@@ -6,10 +6,11 @@ has about the data it trains on, so the protocol never asks which modality it ru
 ================  ===========================================  ======================================
                   beam maps (:data:`BEAM`)                     images (:data:`IMAGE`)
 ================  ===========================================  ======================================
-KPIs              :data:`KPI_NAMES`: top-1/2/3/5, top-1 within  :data:`IMAGE_KPI_NAMES`: top-1, top-5
-                  1 dB, RSRP loss mean and 95th pct. [dB],      (only with >= 5 classes), macro F1
-                  macro F1 (:func:`~beamsim.experiments.
-                  metrics.beam_kpis`, against the full RSRP)
+KPIs              :data:`KPI_NAMES`: top-1/2/3/4/5/8, top-1    :data:`IMAGE_KPI_NAMES`: top-1, top-5
+                  within 1 dB, RSRP loss mean and 95th pct.    (only with >= 5 classes), macro F1
+                  [dB], macro F1 (:func:`~beamsim.
+                  experiments.metrics.beam_kpis`, against
+                  the full RSRP)
 per-sample loss   RSRP loss of the predicted beam [dB]          none
 trivial reference strongest observed beam (the same KPIs)       none
 default model     ``beamcnn``                                   the network the set was distilled
@@ -48,7 +49,7 @@ AugmentName = Literal["auto", "dsa", "none"]
 #: A training-batch augmentation: ``augment(batch, generator) -> batch`` (same shape).
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 #: The beam KPIs, in the order they are printed.
-KPI_NAMES: tuple[str, ...] = ("top1", "top2", "top3", "top5", "within_1db", "rsrp_loss_db", "rsrp_loss_p95_db", "macro_f1")
+KPI_NAMES: tuple[str, ...] = ("top1", "top2", "top3", "top4", "top5", "top8", "within_1db", "rsrp_loss_db", "rsrp_loss_p95_db", "macro_f1")
 #: The image KPIs (top-5 only with at least 5 classes).
 IMAGE_KPI_NAMES: tuple[str, ...] = ("top1", "top5", "macro_f1")
 

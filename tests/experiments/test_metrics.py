@@ -87,7 +87,7 @@ def test_strongest_observed():
 
 def test_beam_kpis_perfect_and_reference():
     kpis = beam_kpis(RSRP, torch.tensor([0, 1, 0]), RSRP)  # true RSRP as scores: always right
-    assert kpis == {"top1": 1.0, "top2": 1.0, "top3": 1.0, "top5": 1.0, "within_1db": 1.0,
+    assert kpis == {"top1": 1.0, "top2": 1.0, "top3": 1.0, "top4": 1.0, "top5": 1.0, "top8": 1.0, "within_1db": 1.0,
                     "rsrp_loss_db": 0.0, "rsrp_loss_p95_db": 0.0, "macro_f1": 1.0}
     mask = torch.tensor([[False, True, True, False], [True, False, True, True], [False, True, True, True]])
     ref = beam_kpis(observed_scores(RSRP, mask), torch.tensor([0, 1, 0]), RSRP)
