@@ -239,7 +239,7 @@ def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dic
 
     Raises:
         DataFileError: missing file, not HDF5, another format or version, missing or
-        malformed arrays, values out of range, checksum mismatch (each message says which).
+            malformed arrays, values out of range, checksum mismatch (each message says which).
     """
     where = str(path)
     with open_hdf5(path) as f:

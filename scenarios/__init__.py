@@ -239,8 +239,6 @@ class Scenario:
             _check(self.rt is not None, "an rt scenario needs an [rt] table")
         if self.side != "ue":
             _check(self.bs_array is not None, f"beams.side = {self.side!r} needs a [bs_array] table")
-            _check(self.backend == "tr38901", f"beams.side = {self.side!r} runs on the tr38901 back-end; "
-                   "BS arrays in the Sionna RT scenes are not built yet")
             rows, cols = self.set_a_shape
             if self.beams.set_b == "subset":
                 subset_strides(rows, cols, self.beams.set_b_size)

@@ -37,11 +37,7 @@ ROLE = re.compile(r":(?:py:)?(?:func|meth|class|mod|data|attr|exc|obj|const):(?=
 #: Docstrings that break the strict build, in modules that were being edited elsewhere when the
 #: docs were written: object -> the griffe docstring options that silence its parser's warning
 #: (the docstring still renders). Remove an entry once its docstring is fixed.
-DOCSTRING_WORKAROUNDS: dict[str, dict] = {
-    # beamsim/dataset.py, read_dataset: the second line of the Raises entry lacks its 4-space
-    # continuation indent.
-    "beamsim.dataset.read_dataset": {"warnings": False},
-}
+DOCSTRING_WORKAROUNDS: dict[str, dict] = {}
 
 
 def package_dirs(root: Path = ROOT) -> dict[str, Path]:

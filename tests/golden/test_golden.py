@@ -84,6 +84,11 @@ COMMANDS: list[tuple[str, list[str], list[str]]] = [
     ("study-point", ["study", "baselines", "--data", "data/umi.h5", "--methods", "random,distill-ptq", "--spc", "2",
                      "--bits", "4", "--objective", "dm", "--config", "tiny.toml", "--cache-dir", "experts", "--runs",
                      "1", "--epochs", "2", "--out", "study"], ["study/baselines.csv"]),
+    # BM-Case1 (format version 2), added after the redesign: BS-side wide Set B and Tx-Rx pairs.
+    ("generate-umi-bs-wide", ["generate", "--scenario", "umi-bs-wide", "--samples", "64", "--out",
+                              "data/umi-bs-wide.h5"], ["data/umi-bs-wide.h5"]),
+    ("generate-umi-pair", ["generate", "--scenario", "umi-pair", "--samples", "64", "--out", "data/umi-pair.h5"],
+     ["data/umi-pair.h5"]),
 ]
 
 #: Record fields that change from run to run (wall times, dates, the device's name).
@@ -110,6 +115,8 @@ GOLDEN: dict[str, str] = {
     "d/tm-apot6-paq2.h5": "ed971bed65a1d54fa16bd3d3ee20e774e355df8a08c76e2973a5e6836ebeaec5",
     "d/digits.h5": "f8b737218efbedb922bb81f5387c1c2063d8dd78dfedbdbf52be6e0db03599f5",
     "study/baselines.csv": "36302fc991596732c9257fa72540a73851b1492194d35f870d1ced38a280f897",
+    "data/umi-bs-wide.h5": "4dc226545b7cb05638d2270ae4c6c81dac1e27dfe7fabff1be042dab9328bf29",
+    "data/umi-pair.h5": "c288e7c89615443a32781ecca8f63a66dd8311017cd86d345d85e8339b4770dc",
     "study/points/distill-ptq-ad0af53c7eaa.json": "e8eaa83ce967d0b77879f8ee5bb64d003fbfbca956b1a0d812cf8e02deb572a5",
     "study/points/random-c7528fcd3ce7.json": "05a3a86bb74db4cc77f51ef428ebb8c74662019cc820d55853cdf7b1511e0332",
     "study/points/dm-f32-spc2-real-107018b5821e.h5": "29ff107d250e62a1553137d82bd40328f448cbfc221c457474346dc19f6e70c2",

@@ -198,3 +198,44 @@ def test_bad_codebook_settings_are_one_line(tmp_path, base, old, new, needle):
     path = tmp_path / "bad.toml"
     path.write_text(text.replace(old, new))
     refused(["generate", "--scenario", path, "--samples", "16", "--out", tmp_path / "x.h5"], tmp_path, needle)
+
+
+@pytest.mark.rt
+def test_a_line_of_sight_ue_gets_the_bs_beam_that_points_at_it_in_sionna_rt():
+    """The RT back-end with a BS array: UEs in free space at known directions from the BS get
+    the BS beam that points there (the BS faces the centre of rt.area at UE height)."""
+    from beamsim.errors import BackendUnavailableError
+    from beamsim.simulation.backends.rt import RTBackend
+    from beamsim.simulation.llvm import import_sionna_rt
+    from beamsim.simulation.measure import best_beam, pair_rsrp
+
+    try:
+        import_sionna_rt()
+    except BackendUnavailableError as exc:
+        pytest.skip(f"Sionna RT unavailable: {exc}")
+    base = load_scenario("street-canyon-bs")
+    backend = RTBackend(dataclasses.replace(base, rt=dataclasses.replace(base.rt, scene="empty")), "cpu")
+    yaw, tilt, _ = backend.tx_orientation
+    rz = torch.tensor([[math.cos(yaw), -math.sin(yaw), 0], [math.sin(yaw), math.cos(yaw), 0], [0, 0, 1]],
+                      dtype=torch.float64)
+    ry = torch.tensor([[math.cos(tilt), 0, math.sin(tilt)], [0, 1, 0], [-math.sin(tilt), 0, math.cos(tilt)]],
+                      dtype=torch.float64)
+    tx = torch.tensor(base.rt.tx_position, dtype=torch.float64)
+    directions = grid_directions(4, 8)
+    beams = [b for b in range(32) if not math.isnan(directions[b, 0]) and directions[b, 1] <= 0]  # toward the ground
+    places, expected = [], []
+    for b in beams:
+        az, el = (math.radians(v) for v in directions[b].tolist())
+        local = torch.tensor([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)],
+                             dtype=torch.float64)
+        world = rz @ ry @ local
+        if world[2] >= -0.05:  # would not reach the UE height
+            continue
+        places.append(tx + world * (tx[2] - base.rt.ue_height) / -world[2])
+        expected.append(b)
+    assert len(expected) >= 8
+    traced = backend.trace(torch.stack(places), torch.zeros(len(places), 3), seed=1)
+    a = traced.a.reshape(len(places), 1, 32, -1)
+    label = best_beam(pair_rsrp(a, bs_codebook(4, 8), torch.ones(1, 1, dtype=torch.complex64), 30.0).flatten(1))
+    assert bool(traced.los.all())
+    assert label.tolist() == expected

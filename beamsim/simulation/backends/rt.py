@@ -5,6 +5,10 @@ radio map), points their 8x8 arrays at the transmitter with jitter, traces all o
 :class:`sionna.rt.PathSolver` call with ``synthetic_array=True``, drops receivers without any
 path and draws replacements until the batch is full. Everything is derived from the batch seed.
 
+With ``beams.side = "bs"``/``"pair"`` the transmitter carries the ``[bs_array]`` panel, facing
+the centre of ``rt.area`` at UE height (:attr:`RTBackend.tx_orientation`), and ``a`` has a BS
+antenna axis ([n, num_ant, num_bs_ant, num_paths]).
+
 Conventions (checked by ``tests/simulation/test_rt.py``): RT's ``PlanarArray`` numbers its
 elements like Sionna's TR 38.901 ``PanelArray`` (index = row + col * num_rows, row 0 on top,
 elements in the local y-z plane, boresight +x), and a receiver's ``orientation``
@@ -28,6 +32,7 @@ from beamsim.config import derive_seed, make_generator, resolve_device
 from beamsim.errors import ScenarioError
 from beamsim.scenarios import Scenario
 from beamsim.simulation.backends.base import ChannelBatch, facing_orientations
+from beamsim.simulation.backends.rt_paths import canonical_path_order, compact_paths
 from beamsim.simulation.llvm import import_sionna_rt
 
 __all__ = ["RTBackend", "TraceResult", "bundled_scenes", "EMPTY_SCENE"]
@@ -70,7 +75,8 @@ class TraceResult:
 
     Attributes:
         a: [n, num_ant, num_paths] complex64 (on the backend's device), baseband path
-            coefficients per UE antenna (Sionna's ``Paths.cir``, one time step); zero for
+            coefficients per UE antenna (Sionna's ``Paths.cir``, one time step); with a BS
+            array, per (UE antenna, BS antenna) pair, index = rx * num_bs_ant + tx; zero for
             unused path slots. ``|a|^2`` is the path gain including both antenna patterns.
         los: [n] bool, a path without any interaction exists.
         reached: [n] bool, at least one path exists (some ``a`` is non-zero).
@@ -145,13 +151,30 @@ class RTBackend:
         rt, mi, ua = self._rt, self._mi, self.scenario.ue_array
         scene = rt.load_scene(self._scene_file())
         scene.frequency = self.scenario.carrier_frequency
-        # The fixed reference beam: one isotropic, vertically polarized antenna.
-        scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
+        bs = self.scenario.bs_array if self.scenario.side != "ue" else None
+        if bs is None:  # the fixed reference beam: one isotropic, vertically polarized antenna
+            scene.tx_array = rt.PlanarArray(num_rows=1, num_cols=1, pattern="iso", polarization="V")
+        else:
+            scene.tx_array = rt.PlanarArray(num_rows=bs.num_rows, num_cols=bs.num_cols, vertical_spacing=bs.spacing,
+                                            horizontal_spacing=bs.spacing, pattern=_PATTERNS[bs.pattern],
+                                            polarization="V")
         scene.rx_array = rt.PlanarArray(num_rows=ua.num_rows, num_cols=ua.num_cols,
                                         vertical_spacing=ua.spacing, horizontal_spacing=ua.spacing,
                                         pattern=_PATTERNS[ua.pattern], polarization="V")
-        scene.add(rt.Transmitter(name="beamsim-tx", position=mi.Point3f(*map(float, self._tx_position))))
+        scene.add(rt.Transmitter(name="beamsim-tx", position=mi.Point3f(*map(float, self._tx_position)),
+                                 orientation=mi.Point3f(*map(float, self.tx_orientation))))
         return scene
+
+    @property
+    def tx_orientation(self) -> tuple[float, float, float]:
+        """The transmitter's (alpha, beta, gamma) [rad]: (0, 0, 0) for one isotropic antenna; a
+        BS array faces the centre of ``rt.area`` at UE height (its downtilt included)."""
+        if self.scenario.side == "ue":
+            return (0.0, 0.0, 0.0)
+        x0, x1, y0, y1 = self.settings.area
+        centre = torch.tensor([(x0 + x1) / 2, (y0 + y1) / 2, self.settings.ue_height], dtype=torch.float64)
+        facing = facing_orientations(torch.as_tensor(self._tx_position, dtype=torch.float64), centre, 0.0, 0.0)
+        return tuple(float(v) for v in facing)
 
     # --------------------------------------------------------------- tracing
     def trace(self, ue_positions: torch.Tensor | np.ndarray, orientations: torch.Tensor | np.ndarray,
@@ -173,7 +196,8 @@ class RTBackend:
         if pos.shape != ori.shape:
             raise ValueError(f"ue_positions {pos.shape} and orientations {ori.shape} must both be [n, 3]")
         n = pos.shape[0]
-        num_ant = self.scenario.ue_array.num_rows * self.scenario.ue_array.num_cols
+        bs = self.scenario.bs_array if self.scenario.side != "ue" else None
+        num_ant = self.scenario.ue_array.num_rows * self.scenario.ue_array.num_cols * (bs.num_rows * bs.num_cols if bs else 1)
         if n == 0:
             empty = torch.zeros(0, dtype=torch.bool, device=self.device)
             return TraceResult(torch.zeros(0, num_ant, 0, dtype=torch.complex64, device=self.device),
@@ -187,13 +211,13 @@ class RTBackend:
                                  samples_per_src=s.samples_per_src, synthetic_array=True,
                                  seed=int(seed) % _SEED_MOD)
             a, tau = paths.cir(num_time_steps=1, out_type="torch")
-            # [n, num_ant, num_tx=1, num_tx_ant=1, num_paths, num_time_steps=1] -> [n, num_ant, num_paths]
-            a = a[:, :, 0, 0, :, 0].to(torch.complex64)
+            # [n, num_ant, num_tx=1, num_tx_ant, num_paths, num_time_steps=1] -> [n, num_ant * num_tx_ant, num_paths]
+            a = a[:, :, 0, :, :, 0].reshape(n, num_ant, a.shape[4]).to(torch.complex64)
             num_paths = a.shape[-1]
             if num_paths:
                 # The solver's path order varies from run to run on multi-threaded LLVM, even
                 # with deterministic=True; a canonical order makes equal seeds give equal bytes.
-                order = _canonical_path_order(a, tau.reshape(n, num_paths).to(a.device))
+                order = canonical_path_order(a, tau.reshape(n, num_paths).to(a.device))
                 a = torch.gather(a, 2, order.unsqueeze(1).expand(-1, a.shape[1], -1))
                 valid = torch.as_tensor(np.asarray(paths.valid.numpy(), dtype=bool)).reshape(n, num_paths)
                 first = np.asarray(paths.interactions.numpy()).reshape(-1, n, num_paths)[0]
@@ -350,37 +374,10 @@ class RTBackend:
         if have < self.batch_size:
             raise ScenarioError(f"rt: could not find {self.batch_size} receivers with a path in {_MAX_ROUNDS} rounds "
                                 f"(scene {self.settings.scene!r}); check rt.tx_position and rt.area")
-        a = _compact_paths(kept_a)
+        a = compact_paths(kept_a)
+        if self.scenario.side != "ue":  # [n, rx_ant * tx_ant, p] -> [n, rx_ant, tx_ant, p]
+            bs = self.scenario.bs_array
+            a = a.reshape(a.shape[0], -1, bs.num_rows * bs.num_cols, a.shape[-1])
         ue_pos = torch.as_tensor(np.concatenate(kept_pos) - self._tx_position, dtype=torch.float32)
         return ChannelBatch(a=a, ue_pos=ue_pos.to(self.device), los=torch.cat(kept_los).to(self.device),
                             sionna_seconds=seconds)
-
-
-def _canonical_path_order(a: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
-    """[n, p] int64: per row, paths by delay, then by falling power, then by phase; empty slots last.
-
-    Args:
-        a: [n, num_ant, p] complex64, path coefficients.
-        tau: [n, p] float, path delays [s] (negative for invalid paths).
-    """
-    power = a.abs().square().sum(1)                                         # [n, p]
-    phase = torch.angle(a[:, 0, :])
-    delay = torch.where((power == 0) | (tau < 0), torch.inf, tau.to(torch.float64))
-    order = torch.argsort(phase, dim=-1, stable=True)                       # least significant key first
-    order = order.gather(-1, torch.argsort(-power.gather(-1, order), dim=-1, stable=True))
-    return order.gather(-1, torch.argsort(delay.gather(-1, order), dim=-1, stable=True))
-
-
-def _compact_paths(parts: list[torch.Tensor]) -> torch.Tensor:
-    """Join [n_i, num_ant, p_i] blocks into [sum n_i, num_ant, p] with each row's paths first.
-
-    Within a row, the order of its non-zero paths is kept; p is the most non-zero paths of
-    any row.
-    """
-    num_paths = max(part.shape[-1] for part in parts)
-    a = torch.cat([torch.nn.functional.pad(part, (0, num_paths - part.shape[-1])) for part in parts])
-    used = (a != 0).any(1)                                             # [n, p]
-    order = torch.sort((~used).to(torch.uint8), dim=-1, stable=True).indices
-    keep = int(used.sum(-1).max()) if a.shape[0] else 0
-    order = order[:, :keep]
-    return torch.gather(a, 2, order.unsqueeze(1).expand(-1, a.shape[1], -1)).contiguous()
