@@ -5,21 +5,19 @@ version 2: the arrays of version 1 (``/rsrp`` is the true RSRP of Set A, ``/mask
 Set A beams a subset Set B measures) plus, for wide beams, ``/rsrp_setb`` (the reported RSRP
 of the wide beams), and these attributes:
 
-==================  ==================  ====================================================
-attribute           type                meaning
-==================  ==================  ====================================================
-``side``            str                 ``bs`` or ``pair``
-``set_b``           str                 ``subset`` or ``wide``
-``set_b_size``      int                 beams in Set B
-``set_a_shape``     int [2]             (rows, cols) of Set A; beam index ``r * cols + c``
-``tx_directions``   float32 [T, 2]      (azimuth, elevation) [deg] of each BS beam, BS frame
-``rx_directions``   float32 [R, 2]      the same for the UE's receive beams (``pair`` only)
-``set_b_indices``   int16 [size]        the Set A beams Set B measures (``subset`` only)
-``set_b_shape``     int [2]             (kr, kc) layout of the wide beams (``wide`` only)
-``set_b_directions``float32 [K, 2]      direction of each wide beam (``wide`` only)
-``set_b_blocks``    int16 [rows * cols] the wide beam covering each Set A beam (``wide``)
-``set_b_centres``   int16 [K]           the Set A beam at each wide beam's centre (``wide``)
-==================  ==================  ====================================================
+| attribute | type | meaning |
+|---|---|---|
+| `side` | str | `bs` or `pair` |
+| `set_b` | str | `subset` or `wide` |
+| `set_b_size` | int | beams in Set B |
+| `set_a_shape` | int [2] | (rows, cols) of Set A; beam index `r * cols + c` |
+| `tx_directions` | float32 [T, 2] | (azimuth, elevation) [deg] of each BS beam, BS frame |
+| `rx_directions` | float32 [R, 2] | the same for the UE's receive beams (`pair` only) |
+| `set_b_indices` | int16 [size] | the Set A beams Set B measures (`subset` only) |
+| `set_b_shape` | int [2] | (kr, kc) layout of the wide beams (`wide` only) |
+| `set_b_directions` | float32 [K, 2] | direction of each wide beam (`wide` only) |
+| `set_b_blocks` | int16 [rows * cols] | the wide beam covering each Set A beam (`wide` only) |
+| `set_b_centres` | int16 [K] | the Set A beam at each wide beam's centre (`wide` only) |
 
 Files of the UE side keep format version 1 and none of these attributes, byte for byte.
 """

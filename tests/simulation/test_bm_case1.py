@@ -48,6 +48,15 @@ def response(pos: torch.Tensor, az_deg: float, el_deg: float, wavelength: float)
     return torch.exp(1j * 2 * math.pi / wavelength * (pos @ r))
 
 
+def bs_rotation(yaw: float, tilt: float) -> torch.Tensor:
+    """Rz(yaw) Ry(tilt): the BS frame in scene coordinates (Sionna's orientation, gamma = 0)."""
+    rz = torch.tensor([[math.cos(yaw), -math.sin(yaw), 0], [math.sin(yaw), math.cos(yaw), 0], [0, 0, 1]],
+                      dtype=torch.float64)
+    ry = torch.tensor([[math.cos(tilt), 0, math.sin(tilt)], [0, 1, 0], [-math.sin(tilt), 0, math.cos(tilt)]],
+                      dtype=torch.float64)
+    return rz @ ry
+
+
 @pytest.mark.parametrize("rows,cols", [(4, 8), (2, 4), (8, 8)])
 def test_each_bs_beam_is_the_strongest_toward_its_direction_through_sionnas_array(rows, cols):
     from sionna.phy.channel.tr38901 import PanelArray
@@ -84,11 +93,8 @@ def test_a_line_of_sight_ue_gets_the_bs_beam_that_points_at_it():
     with sionna_seed(0):
         _, _, _, bs_orient, _, _ = backend._topology()
     yaw, tilt, _ = bs_orient[0, 0].double().tolist()
-    rz = torch.tensor([[math.cos(yaw), -math.sin(yaw), 0], [math.sin(yaw), math.cos(yaw), 0], [0, 0, 1]],
-                      dtype=torch.float64)
-    ry = torch.tensor([[math.cos(tilt), 0, math.sin(tilt)], [0, 1, 0], [-math.sin(tilt), 0, math.cos(tilt)]],
-                      dtype=torch.float64)
-    local = batch.ue_pos.double() @ (rz @ ry)  # rows: (Rz Ry)^T d, the UE seen in the BS frame
+    rotation = bs_rotation(yaw, tilt)
+    local = batch.ue_pos.double() @ rotation  # rows: R^T d, the UE seen in the BS frame
     az = torch.rad2deg(torch.atan2(local[:, 1], local[:, 0]))
     el = torch.rad2deg(torch.atan2(local[:, 2], local[:, :2].norm(dim=1)))
     array = PanelArray(num_rows_per_panel=4, num_cols_per_panel=8, polarization="single", polarization_type="V",
@@ -216,10 +222,7 @@ def test_a_line_of_sight_ue_gets_the_bs_beam_that_points_at_it_in_sionna_rt():
     base = load_scenario("street-canyon-bs")
     backend = RTBackend(dataclasses.replace(base, rt=dataclasses.replace(base.rt, scene="empty")), "cpu")
     yaw, tilt, _ = backend.tx_orientation
-    rz = torch.tensor([[math.cos(yaw), -math.sin(yaw), 0], [math.sin(yaw), math.cos(yaw), 0], [0, 0, 1]],
-                      dtype=torch.float64)
-    ry = torch.tensor([[math.cos(tilt), 0, math.sin(tilt)], [0, 1, 0], [-math.sin(tilt), 0, math.cos(tilt)]],
-                      dtype=torch.float64)
+    rotation = bs_rotation(yaw, tilt)
     tx = torch.tensor(base.rt.tx_position, dtype=torch.float64)
     directions = grid_directions(4, 8)
     beams = [b for b in range(32) if not math.isnan(directions[b, 0]) and directions[b, 1] <= 0]  # toward the ground
@@ -228,7 +231,7 @@ def test_a_line_of_sight_ue_gets_the_bs_beam_that_points_at_it_in_sionna_rt():
         az, el = (math.radians(v) for v in directions[b].tolist())
         local = torch.tensor([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)],
                              dtype=torch.float64)
-        world = rz @ ry @ local
+        world = rotation @ local
         if world[2] >= -0.05:  # would not reach the UE height
             continue
         places.append(tx + world * (tx[2] - base.rt.ue_height) / -world[2])
