@@ -242,3 +242,17 @@ def test_a_line_of_sight_ue_gets_the_bs_beam_that_points_at_it_in_sionna_rt():
     label = best_beam(pair_rsrp(a, bs_codebook(4, 8), torch.ones(1, 1, dtype=torch.complex64), 30.0).flatten(1))
     assert bool(traced.los.all())
     assert label.tolist() == expected
+
+
+def test_shards_of_a_wide_set_merge_into_the_whole_run(files, tmp_path):
+    from beamsim.simulation.generate import merge
+
+    scenario = small("umi-bs-wide")
+    parts = [tmp_path / f"s{i}.h5" for i in range(2)]
+    for i, part in enumerate(parts):
+        generate(scenario, part, seed=4, device="cpu", shard=f"{i}/2")
+    merge(parts, tmp_path / "merged.h5")
+    (whole, whole_attrs), (merged, merged_attrs) = read_dataset(files["umi-bs-wide"]), read_dataset(tmp_path / "merged.h5")
+    for name, value in whole.as_dict().items():
+        assert np.array_equal(value, getattr(merged, name)), name
+    assert merged_attrs["set_b_centres"].tolist() == whole_attrs["set_b_centres"].tolist()
