@@ -239,6 +239,9 @@ class Scenario:
             _check(self.rt is not None, "an rt scenario needs an [rt] table")
         if self.side != "ue":
             _check(self.bs_array is not None, f"beams.side = {self.side!r} needs a [bs_array] table")
+            _check(self.side != "bs" or self.ue_array.num_rows * self.ue_array.num_cols == 1,
+                   "beams.side = 'bs' listens with one UE antenna: set ue_array.num_rows = num_cols = 1 "
+                   "(or use side = 'pair' for UE receive beams)")
             rows, cols = self.set_a_shape
             if self.beams.set_b == "subset":
                 subset_strides(rows, cols, self.beams.set_b_size)

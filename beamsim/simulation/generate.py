@@ -146,12 +146,8 @@ def _set_a_measurement(scenario: Scenario, device: torch.device) -> Callable:
         return lambda a: (beam_rsrp(a, codebook, p).reshape(-1, rows, cols), None)
     bs, ue = scenario.bs_array, scenario.ue_array
     tx = bs_codebook(bs.num_rows, bs.num_cols, device=device)
-    num_rx_ant = ue.num_rows * ue.num_cols
     rx = (orthogonal_codebook(ue.num_rows, ue.num_cols, device=device) if scenario.side == "pair"
-          else torch.eye(1, num_rx_ant, dtype=torch.complex64, device=device) if num_rx_ant == 1 else None)
-    if rx is None:
-        raise ValueError(f"beams.side = 'bs' listens with one UE antenna; ue_array has {num_rx_ant}: "
-                         "set ue_array.num_rows = num_cols = 1 (or use side = 'pair')")
+          else torch.ones(1, 1, dtype=torch.complex64, device=device))  # side = "bs": one UE antenna
     wide = None
     if scenario.beams.set_b == "wide":
         k = scenario.beams.set_b_size

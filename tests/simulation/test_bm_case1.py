@@ -197,7 +197,9 @@ def test_distill_runs_on_set_a_classes(files, name, tmp_path, tiny_config):
     ("umi-bs-wide", "set_b_size = 8", "set_b_size = 6", "cannot tile"),
     ("umi-bs", 'side = "bs"', 'side = "ris"', "beams.side must be"),
     ("umi-bs-wide", 'side = "bs"', 'side = "pair"', "needs beams.side = 'bs'"),
-], ids=["subset-not-dividing", "wide-more-than-elements", "wide-no-tiling", "unknown-side", "wide-pair"])
+    ("umi-bs", "[ue_array]\nnum_rows = 1", "[ue_array]\nnum_rows = 2", "listens with one UE antenna"),
+], ids=["subset-not-dividing", "wide-more-than-elements", "wide-no-tiling", "unknown-side", "wide-pair",
+        "bs-with-ue-array"])
 def test_bad_codebook_settings_are_one_line(tmp_path, base, old, new, needle):
     text = scenario_to_toml(load_scenario(base))
     assert old in text
