@@ -20,6 +20,13 @@ def _file_format(path: Path) -> str:
     return str(read_attrs(path).get("format", ""))
 
 
+def _is_sequence_file(path: Path) -> bool:
+    from beamsim.dataset import read_attrs
+    from beamsim.sequences import SEQUENCE_FORMAT_VERSION
+
+    return int(read_attrs(path).get("format_version", -1)) == SEQUENCE_FORMAT_VERSION
+
+
 @app.command("info")
 def info_cmd(
     file: Annotated[Path, typer.Argument(help="A data-set file (beamsim generate) or a distilled file (beamsim distill).")],
@@ -30,6 +37,20 @@ def info_cmd(
     from beamsim.errors import DataFileError
 
     fmt = _file_format(file)
+    if fmt == "beamsim.dataset" and _is_sequence_file(file):
+        from beamsim.sequences import read_sequences
+        from beamsim.simulation.tracks import track_summary
+
+        arrays, attrs = read_sequences(file)
+        doc = {**track_summary(file, arrays), "scenario": str(attrs.get("scenario_name", "")),
+               "period_ms": float(attrs["period_ms"]), "history": int(attrs["history"]),
+               "horizons": [int(h) for h in attrs["horizons"]], "set_a": list(arrays.rsrp.shape[2:]),
+               "sha256": str(attrs.get("sha256", ""))}
+        if json_output:
+            print_json(doc)
+        else:
+            print_table(f"{file}", ["field", "value"], list(doc.items()))
+        return
     if fmt == "beamsim.dataset":
         from beamsim.experiments.dataset_info import describe_dataset, plot_dataset
 

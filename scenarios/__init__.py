@@ -17,10 +17,11 @@ from typing import Any, Literal
 from beamsim import tomlio
 from beamsim.errors import ScenarioError
 from beamsim.scenarios.beams import subset_strides, wide_tiling
+from beamsim.scenarios.trajectory import TrajectorySettings
 
 __all__ = [
     "Scenario", "LinkSettings", "RTSettings", "ArraySettings", "CodebookSettings", "BSArraySettings",
-    "BeamSettings", "MeasurementSettings", "MaskSettings", "DatasetSettings",
+    "BeamSettings", "TrajectorySettings", "MeasurementSettings", "MaskSettings", "DatasetSettings",
     "load_scenario", "list_scenarios", "scenario_from_toml", "scenario_to_toml",
 ]
 
@@ -226,6 +227,7 @@ class Scenario:
     codebook: CodebookSettings = field(default_factory=CodebookSettings)
     beams: BeamSettings | None = None
     bs_array: BSArraySettings | None = None
+    trajectory: TrajectorySettings | None = None
     measurement: MeasurementSettings = field(default_factory=MeasurementSettings)
     mask: MaskSettings = field(default_factory=MaskSettings)
     dataset: DatasetSettings = field(default_factory=DatasetSettings)
@@ -237,6 +239,9 @@ class Scenario:
             _check(self.link is not None, "a tr38901 scenario needs a [link] table")
         else:
             _check(self.rt is not None, "an rt scenario needs an [rt] table")
+        if self.trajectory is not None:
+            _check(self.backend == "tr38901", "a [trajectory] runs on the tr38901 back-end; "
+                   "trajectories in the Sionna RT scenes are not built yet")
         if self.side != "ue":
             _check(self.bs_array is not None, f"beams.side = {self.side!r} needs a [bs_array] table")
             _check(self.side != "bs" or self.ue_array.num_rows * self.ue_array.num_cols == 1,
@@ -287,7 +292,7 @@ class Scenario:
 
 
 _TABLES = {"link": LinkSettings, "rt": RTSettings, "ue_array": ArraySettings, "codebook": CodebookSettings,
-           "beams": BeamSettings, "bs_array": BSArraySettings, "measurement": MeasurementSettings, "mask": MaskSettings, "dataset": DatasetSettings}
+           "beams": BeamSettings, "bs_array": BSArraySettings, "trajectory": TrajectorySettings, "measurement": MeasurementSettings, "mask": MaskSettings, "dataset": DatasetSettings}
 
 
 def _build(cls: type, table: dict[str, Any], where: str, prefix: str = "") -> Any:

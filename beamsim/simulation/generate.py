@@ -19,15 +19,14 @@ import numpy as np
 import torch
 
 from beamsim.config import derive_seed, resolve_device
-from beamsim.dataset import BeamArrays, read_dataset, write_dataset
+from beamsim.dataset import BeamArrays, read_attrs, read_dataset, write_dataset
 from beamsim.errors import DataFileError
 from beamsim.fileio import check_writable
 from beamsim.scenarios import Scenario, load_scenario, scenario_from_toml, scenario_to_toml
 from beamsim.simulation.backends import make_backend
-from beamsim.scenarios.beams import subset_mask, wide_tiling
-from beamsim.simulation.codebook import bs_codebook, dft_codebook, orthogonal_codebook, wide_codebook
 from beamsim.simulation.layout import set_b_attrs
-from beamsim.simulation.measure import apply_measurement, best_beam, beam_rsrp, draw_masks, pair_rsrp
+from beamsim.simulation.measure import apply_measurement, best_beam
+from beamsim.simulation.scan import set_a_measurement, set_b_mask
 from beamsim.simulation.split import assign_split
 
 __all__ = ["generate", "merge", "simulate", "parse_shard", "default_output", "GenerationStats"]
@@ -71,7 +70,7 @@ def parse_shard(spec: str | None) -> tuple[int, int] | None:
     return i, n
 
 
-def _batch_range(num_batches: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+def batch_range(num_batches: int, shard: tuple[int, int] | None) -> tuple[int, int]:
     if shard is None:
         return 0, num_batches
     i, n = shard
@@ -91,8 +90,8 @@ def simulate(scenario: Scenario, seed: int, device: torch.device | str | None = 
     backend = make_backend(scenario, device)
     bsz = backend.batch_size
     num_batches = math.ceil(total / bsz)
-    first, last = _batch_range(num_batches, shard)
-    measure = _set_a_measurement(scenario, device)
+    first, last = batch_range(num_batches, shard)
+    measure = set_a_measurement(scenario, device)
     meas = scenario.measurement
     parts: list[BeamArrays] = []
     stats = GenerationStats(batch_range=(first, last))
@@ -112,7 +111,7 @@ def simulate(scenario: Scenario, seed: int, device: torch.device | str | None = 
         else:
             setb = None
             measured = apply_measurement(true, meas.noise_std_db, meas.report_step_db, gen) if noisy else None
-            mask = _set_b_mask(scenario, rows, gen)
+            mask = set_b_mask(scenario, rows, gen)
         parts.append(BeamArrays(
             rsrp=true.numpy(),
             mask=mask.numpy(),
@@ -134,39 +133,6 @@ def simulate(scenario: Scenario, seed: int, device: torch.device | str | None = 
     arrays = BeamArrays.concatenate(parts)
     stats.seconds_total = time.perf_counter() - start
     return arrays, stats
-
-
-def _set_a_measurement(scenario: Scenario, device: torch.device) -> Callable:
-    """``measure(a) -> (Set A RSRP [n, rows, cols], wide Set B RSRP [n, kr, kc] or None)`` [dBm]."""
-    p = scenario.measurement.tx_power_dbm
-    rows, cols = scenario.set_a_shape
-    if scenario.side == "ue":
-        cb, arr = scenario.codebook, scenario.ue_array
-        codebook = dft_codebook(arr.num_rows, arr.num_cols, cb.oversampling, cb.num_el, cb.num_az, device=device)
-        return lambda a: (beam_rsrp(a, codebook, p).reshape(-1, rows, cols), None)
-    bs, ue = scenario.bs_array, scenario.ue_array
-    tx = bs_codebook(bs.num_rows, bs.num_cols, device=device)
-    rx = (orthogonal_codebook(ue.num_rows, ue.num_cols, device=device) if scenario.side == "pair"
-          else torch.ones(1, 1, dtype=torch.complex64, device=device))  # side = "bs": one UE antenna
-    wide = None
-    if scenario.beams.set_b == "wide":
-        k = scenario.beams.set_b_size
-        wide, tiling = wide_codebook(bs.num_rows, bs.num_cols, k, device=device), wide_tiling(rows, cols, k)
-
-    def measure(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        set_a = pair_rsrp(a, tx, rx, p).reshape(-1, rows, cols)
-        return set_a, None if wide is None else pair_rsrp(a, wide, rx, p).reshape(-1, *tiling)
-
-    return measure
-
-
-def _set_b_mask(scenario: Scenario, n: int, generator: torch.Generator) -> torch.Tensor:
-    """Set B as a mask over Set A: [n, rows, cols] bool (``[mask]`` for the UE side, else the lattice)."""
-    rows, cols = scenario.set_a_shape
-    if scenario.side == "ue":
-        return draw_masks(n, rows, cols, scenario.mask.kind, scenario.mask.measured_fraction, generator)
-    mask = torch.from_numpy(subset_mask(rows, cols, scenario.beams.set_b_size))
-    return mask.expand(n, rows, cols).clone()
 
 
 def _attrs(scenario: Scenario, seed: int, extra: dict | None = None) -> dict:
@@ -216,14 +182,24 @@ def generate(scenario: str | Scenario = "umi", out: str | Path | None = None, *,
     shard_t = parse_shard(shard) if isinstance(shard, (str, type(None))) else tuple(shard)
     out = default_output(scenario, shard_t) if out is None else Path(out)
     check_writable(out)  # fail before minutes of simulation, not after
+    if scenario.trajectory is not None:
+        from beamsim.sequences import write_sequences
+        from beamsim.simulation.tracks import simulate_tracks, track_attrs, track_summary
+
+        tracks, stats = simulate_tracks(scenario, seed, device=device, shard=shard_t, progress=progress)
+        tracks.split = assign_split(tracks.ue_pos[:, 0], scenario.dataset, seed)
+        write_sequences(out, tracks, {**_attrs(scenario, seed, _shard_attrs(shard_t, stats)), **track_attrs(scenario)})
+        return track_summary(out, tracks, stats)
     arrays, stats = simulate(scenario, seed, device=device, shard=shard_t, progress=progress)
-    extra = {}
-    if shard_t is not None:
-        extra = {"shard": f"{shard_t[0]}/{shard_t[1]}", "batch_first": stats.batch_range[0],
-                 "batch_last": stats.batch_range[1]}
-    arrays.split = assign_split(arrays, scenario.dataset, seed)
-    write_dataset(out, arrays, _attrs(scenario, seed, extra))
+    arrays.split = assign_split(arrays.ue_pos, scenario.dataset, seed)
+    write_dataset(out, arrays, _attrs(scenario, seed, _shard_attrs(shard_t, stats)))
     return summary(out, arrays, stats)
+
+
+def _shard_attrs(shard: tuple[int, int] | None, stats: GenerationStats) -> dict:
+    if shard is None:
+        return {}
+    return {"shard": f"{shard[0]}/{shard[1]}", "batch_first": stats.batch_range[0], "batch_last": stats.batch_range[1]}
 
 
 def default_output(scenario: Scenario, shard: tuple[int, int] | None = None) -> Path:
@@ -264,9 +240,12 @@ def merge(shards: Sequence[str | Path], out: str | Path) -> dict:
     """
     if not shards:
         raise ValueError("merge needs at least one shard file")
+    from beamsim.sequences import SEQUENCE_FORMAT_VERSION, SequenceArrays, read_sequences, write_sequences
+
+    tracks = int(read_attrs(shards[0]).get("format_version", -1)) == SEQUENCE_FORMAT_VERSION
     loaded = []
     for path in shards:
-        arrays, attrs = read_dataset(path)
+        arrays, attrs = (read_sequences if tracks else read_dataset)(path)
         if "shard" not in attrs:
             raise DataFileError(f"{path}: not a shard file (no 'shard' attribute)")
         loaded.append((parse_shard(attrs["shard"]), arrays, attrs, path))
@@ -289,11 +268,18 @@ def merge(shards: Sequence[str | Path], out: str | Path) -> dict:
             what.append(f"repeated shard(s) {', '.join(f'{i}/{n}' for i in repeated)}")
         raise DataFileError(f"cannot merge: {'; '.join(what)}")
     loaded.sort(key=lambda s: s[0][0])
-    arrays = BeamArrays.concatenate([s[1] for s in loaded])
+    arrays = (SequenceArrays if tracks else BeamArrays).concatenate([s[1] for s in loaded])
     scenario = scenario_from_toml(first_attrs["scenario"], where="shard scenario")
     if len(arrays) != scenario.dataset.samples:
         raise DataFileError(f"shards hold {len(arrays)} samples, the run has {scenario.dataset.samples}")
     seed = int(first_attrs["seed"])
-    arrays.split = assign_split(arrays, scenario.dataset, seed)
-    write_dataset(out, arrays, _attrs(scenario, seed, {"sionna_version": first_attrs.get("sionna_version", "unknown")}))
+    attrs = _attrs(scenario, seed, {"sionna_version": first_attrs.get("sionna_version", "unknown")})
+    if tracks:
+        from beamsim.simulation.tracks import track_attrs, track_summary
+
+        arrays.split = assign_split(arrays.ue_pos[:, 0], scenario.dataset, seed)
+        write_sequences(out, arrays, {**attrs, **track_attrs(scenario)})
+        return track_summary(out, arrays)
+    arrays.split = assign_split(arrays.ue_pos, scenario.dataset, seed)
+    write_dataset(out, arrays, attrs)
     return summary(out, arrays)

@@ -6,14 +6,16 @@ import numpy as np
 import torch
 
 from beamsim.config import derive_seed
-from beamsim.dataset import BeamArrays
 from beamsim.scenarios import DatasetSettings
 
 __all__ = ["assign_split"]
 
 
-def assign_split(arrays: BeamArrays, settings: DatasetSettings, seed: int) -> np.ndarray:
+def assign_split(positions: np.ndarray, settings: DatasetSettings, seed: int) -> np.ndarray:
     """0 = train, 1 = test for every row.
+
+    Args:
+        positions: [N, 2 or 3] float, each sample's UE position [m] (a track's first one).
 
     ``random``: the first ``round(test_fraction * N)`` rows of a seeded permutation are test.
     ``blocks``: UEs are grouped into ``block_size_m`` squares of the ground plane; whole blocks,
@@ -23,7 +25,7 @@ def assign_split(arrays: BeamArrays, settings: DatasetSettings, seed: int) -> np
     Returns:
         [N] uint8.
     """
-    n = len(arrays)
+    n = len(positions)
     gen = torch.Generator().manual_seed(derive_seed(seed, "split"))
     split = np.zeros(n, dtype=np.uint8)
     n_test = int(round(settings.test_fraction * n))
@@ -31,7 +33,7 @@ def assign_split(arrays: BeamArrays, settings: DatasetSettings, seed: int) -> np
         perm = torch.randperm(n, generator=gen).numpy()
         split[perm[:n_test]] = 1
         return split
-    cells = np.floor(arrays.ue_pos[:, :2] / settings.block_size_m).astype(np.int64)
+    cells = np.floor(positions[:, :2] / settings.block_size_m).astype(np.int64)
     keys, block_of = np.unique(cells, axis=0, return_inverse=True)
     block_of = block_of.reshape(-1)
     order = torch.randperm(len(keys), generator=gen).numpy()

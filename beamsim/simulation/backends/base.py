@@ -30,12 +30,19 @@ class ChannelBatch:
         ue_pos: [n, 3] float32, UE position relative to the BS/Tx [m].
         los: [n] bool, line of sight between BS/Tx and UE.
         sionna_seconds: wall time spent inside Sionna's channel calls for this batch [s].
+        instants: 1, or T with a ``[trajectory]``: then the rows are tracks x instants,
+            track-major (row = track * T + instant), and ``n`` is tracks * T.
+        speed, heading: [tracks] float32, each track's speed [m/s] and heading [rad] (with a
+            ``[trajectory]``), else None.
     """
 
     a: torch.Tensor
     ue_pos: torch.Tensor
     los: torch.Tensor
     sionna_seconds: float
+    instants: int = 1
+    speed: torch.Tensor | None = None
+    heading: torch.Tensor | None = None
 
 
 class ChannelBackend(Protocol):

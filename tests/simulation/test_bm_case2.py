@@ -1,0 +1,135 @@
+"""BM-Case2 (TR 38.843) data: tracks of moving UEs with spatially consistent TR 38.901 channels."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from beamsim.cli.main import app
+from beamsim.scenarios import load_scenario, scenario_to_toml
+from beamsim.sequences import beam_change_rate, read_sequences
+from beamsim.simulation.generate import generate, merge
+from tests.refusal import refused
+
+
+def small(samples: int = 64, speeds=(3.0, 30.0), **link):
+    base = load_scenario("umi-case2")
+    return dataclasses.replace(
+        base, name="small-case2",
+        link=dataclasses.replace(base.link, drops_per_batch=2, ues_per_drop=16, **link),
+        trajectory=dataclasses.replace(base.trajectory, speeds_kmh=tuple(speeds)),
+        dataset=dataclasses.replace(base.dataset, samples=samples))
+
+
+@pytest.fixture(scope="module")
+def tracks(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("case2") / "tracks.h5"
+    generate(small(), path, seed=5, device="cpu")
+    return path
+
+
+def test_a_sequence_file_holds_tracks_labels_per_horizon_and_its_layout(tracks):
+    arrays, attrs = read_sequences(tracks)
+    n, t = arrays.rsrp.shape[:2]
+    assert (n, t) == (64, 12) and arrays.rsrp.shape[2:] == (4, 8)
+    assert int(attrs["format_version"]) == 3 and attrs["horizons"].tolist() == [1, 2, 4]
+    best = arrays.rsrp.reshape(n, t, -1).argmax(axis=2)
+    assert (arrays.label == best[:, [8, 9, 11]]).all()  # history 8: instants 7 + h
+    steps = np.diff(arrays.ue_pos, axis=1)  # straight tracks at the drawn speed, 40 ms apart
+    assert np.allclose(np.linalg.norm(steps, axis=2), arrays.speed[:, None] * 0.04, atol=1e-3)
+    assert set(np.round(arrays.speed * 3.6, 3)) <= {3.0, 30.0}
+
+
+def test_same_seed_same_tracks_and_shards_merge_into_the_whole_run(tracks, tmp_path):
+    again = tmp_path / "again.h5"
+    generate(small(), again, seed=5, device="cpu")
+    assert read_sequences(again)[1]["sha256"] == read_sequences(tracks)[1]["sha256"]
+    parts = [tmp_path / f"s{i}.h5" for i in range(2)]
+    for i, part in enumerate(parts):
+        generate(small(), part, seed=5, device="cpu", shard=f"{i}/2")
+    merge(parts, tmp_path / "merged.h5")
+    whole, merged = read_sequences(tracks)[0], read_sequences(tmp_path / "merged.h5")[0]
+    for name, value in whole.as_dict().items():
+        assert np.array_equal(value, getattr(merged, name)), name
+
+
+def test_a_static_ue_sees_the_same_maps_at_every_instant(tmp_path):
+    path = tmp_path / "static.h5"
+    generate(small(samples=32, speeds=(0.0,)), path, seed=2, device="cpu")
+    rsrp = read_sequences(path)[0].rsrp
+    assert np.abs(rsrp - rsrp[:, :1]).max() < 1e-3  # [dB]
+
+
+def test_consecutive_instants_are_far_more_correlated_than_random_pairs(tracks):
+    rsrp = read_sequences(tracks)[0].rsrp
+    x = rsrp.reshape(*rsrp.shape[:2], -1)
+    x = x - x.mean(axis=2, keepdims=True)
+
+    def corr(a, b):
+        return float(((a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))).mean())
+
+    consecutive = corr(x[:, 1:], x[:, :-1])
+    shuffled = corr(x[:, 1:], x[np.roll(np.arange(len(x)), 1), 1:])  # instants of another track
+    assert consecutive > 0.9 and consecutive > shuffled + 0.2, (consecutive, shuffled)
+    rate = beam_change_rate(rsrp)
+    speed = read_sequences(tracks)[0].speed
+    assert rate[speed > 5].mean() > rate[speed < 5].mean()  # faster UEs change beams more often
+
+
+def test_a_ue_walking_past_the_bs_in_line_of_sight_sweeps_the_beams_in_order():
+    """A track across the sector, 60 m from the BS in LoS: the best beam's azimuth column rises
+    with the UE's azimuth in the BS frame; near a beam boundary the NLoS clusters may flip it
+    back by one column for an instant (at most twice on the track), never more."""
+    from beamsim.simulation.backends.tr38901 import TR38901Backend, sionna_seed
+    from beamsim.simulation.codebook import bs_codebook
+    from beamsim.simulation.measure import pair_rsrp
+
+    backend = TR38901Backend(small(), torch.device("cpu"), force_los=True)
+    with sionna_seed(1):
+        _, bs_loc, _, bs_orient, _, in_state = backend._topology()
+    yaw = float(bs_orient[0, 0, 0])
+    t = 25
+    along = torch.linspace(-50.0, 50.0, t, dtype=torch.float64)  # across the boresight, 60 m out
+    x = 60.0 * math.cos(yaw) - along * math.sin(yaw)
+    y = 60.0 * math.sin(yaw) + along * math.cos(yaw)
+    loc = torch.stack([x, y, torch.full_like(x, 1.5)], dim=-1).float()[None]  # [1, t, 3]
+    zeros = torch.zeros(1, t, 3)
+    with sionna_seed(3):
+        batch = backend._channels(loc, bs_loc[:1], zeros, bs_orient[:1], zeros, torch.zeros(1, t, dtype=torch.bool),
+                                  torch.zeros(t, dtype=torch.long))
+    assert bool(batch.los.all())
+    rsrp = pair_rsrp(batch.a, bs_codebook(4, 8), torch.ones(1, 1, dtype=torch.complex64), 30.0).reshape(t, 4, 8)
+    column = rsrp.amax(dim=1).argmax(dim=1)
+    behind = column.cummax(dim=0).values - column
+    assert behind.max() <= 1 and int((behind > 0).sum()) <= 2, column.tolist()
+    assert column[-1] - column[0] >= 4, column.tolist()
+
+
+@pytest.mark.parametrize("old,new,needle", [
+    ("history = 8", "history = 0", "trajectory.history (K past instants) must be >= 1"),
+    ("horizons = [1, 2, 4]", "horizons = [0, 2]", "trajectory.horizons must be"),
+    ("period_ms = 40.0", "period_ms = 0.0", "trajectory.period_ms must be > 0"),
+    ("period_ms = 40.0", "period_ms = -5.0", "trajectory.period_ms must be > 0"),
+], ids=["history-0", "horizon-0", "period-0", "period-negative"])
+def test_bad_trajectory_settings_are_one_line(tmp_path, old, new, needle):
+    text = scenario_to_toml(load_scenario("umi-case2"))
+    assert old in text
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(old, new))
+    refused(["generate", "--scenario", path, "--samples", "16", "--out", tmp_path / "x.h5"], tmp_path, needle)
+
+
+def test_info_describes_a_sequence_file_and_evaluate_refuses_it_in_one_line(tracks, tmp_path):
+    result = CliRunner().invoke(app, ["info", str(tracks), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["samples"], doc["instants"], doc["history"], doc["horizons"]) == (64, 12, 8, [1, 2, 4])
+    assert set(doc["beam_change_rate_by_kmh"]) == {"3", "30"}
+    refused(["evaluate", "--train", tracks, "--runs", "1"], tmp_path, "sequence file", "do not read sequences yet")
