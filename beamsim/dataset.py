@@ -250,7 +250,7 @@ def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dic
         version = int(f.attrs.get("format_version", -1))
         if version == 3:
             raise DataFileError(f"{where}: a sequence file of moving UEs (format_version 3, BM-Case2): beamsim info "
-                                "reads it; evaluate and distill do not read sequences yet")
+                                "and beamsim evaluate read it; distillation does not read sequences yet")
         if version not in READ_VERSIONS:
             raise DataFileError(f"{where}: format_version {version} is not supported (this beamsim reads "
                                 f"{', '.join(map(str, READ_VERSIONS))})")

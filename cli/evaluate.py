@@ -27,7 +27,7 @@ _ENCODING_HELP = f"relative | attenuation (default: the distilled file's, else {
 def evaluate_cmd(
     train: Annotated[Path, typer.Option("--train", help="Training set: a data-set file (its train split) or a distilled file.")],
     test: Annotated[Optional[Path], typer.Option("--test", help="Data-set file whose test split is the test set (default: the training file's source data set).")] = None,
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Network: beamcnn | beammlp | convnet3 | convnet5 | alexnet | vgg11 | resnet18 (default: beamcnn; images: the distilled file's network).")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Network: beamcnn | beammlp | beamgru | convnet3 | convnet5 | alexnet | vgg11 | resnet18 (default: beamcnn; images: the distilled file's network).")] = None,
     runs: Annotated[int, typer.Option("--runs", help="Independent runs (seeds); mean and std are reported.")] = 5,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default: ceil(200,000 / training samples), clipped to 30..300).")] = None,
     encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help=_ENCODING_HELP)] = None,
@@ -53,6 +53,12 @@ def evaluate_cmd(
     if model is not None and model not in list_models():
         raise ValueError(f"unknown model {model!r}; known models: {', '.join(list_models())}")
     dev = resolve_device(device)
+    if _is_sequence_file(train):
+        if test is not None or plot is not None:
+            raise ValueError("a sequence file is tested on its own test split, per horizon: leave --test and --plot out")
+        _evaluate_sequences(train, json_output, encoding=encoding or DEFAULT_ENCODING_NAME, model=model, runs=runs,
+                            epochs=epochs, device=dev, seed=seed, precision=precision)
+        return
     train_set, test_set = prepare(train, test, encoding, device=dev)  # every file checked before any training
     n_epochs = epochs if epochs is not None else default_epochs(len(train_set))
     with progress_bar(f"evaluate {model or ''}".strip(), total=runs * n_epochs, enabled=not json_output) as advance:
@@ -103,3 +109,38 @@ def _print_result(result) -> None:
                  f"{'bf16 autocast' if p.precision == 'bf16' else 'float32'}; {data}; seed {result.seed}")
     stdout.print(f"training time: {sum(secs) / len(secs):.1f} s per run on {result.device} "
                  f"({result.threads} thread{'s' if result.threads != 1 else ''})")
+
+
+def _is_sequence_file(path: Path) -> bool:
+    from beamsim.dataset import FORMAT, read_attrs
+    from beamsim.sequences import SEQUENCE_FORMAT_VERSION
+
+    attrs = read_attrs(path)
+    return str(attrs.get("format", "")) == FORMAT and int(attrs.get("format_version", -1)) == SEQUENCE_FORMAT_VERSION
+
+
+def _evaluate_sequences(path: Path, json_output: bool, **protocol) -> None:
+    """One model per horizon of a sequence file (BM-Case2), beside both trivial references."""
+    from beamsim.experiments.sequence_eval import LAST_BEAM_HELD, evaluate_sequences
+
+    results = evaluate_sequences(path, **protocol)
+    if json_output:
+        print_json({"train": str(path), "horizons": [{"horizon": r.horizon, **r.result.to_dict(),
+                                                      "last_beam_held": r.held} for r in results]})
+        return
+    first = results[0].result
+    rows = []
+    for r in results:
+        model, ref = r.result.summary, r.result.reference
+        rows.append((f"+{r.horizon}", _fmt("top1", model["top1"]), _fmt("within_1db", model["within_1db"]),
+                     _fmt("rsrp_loss_db", model["rsrp_loss_db"]), _fmt("top1", ref["top1"]),
+                     _fmt("rsrp_loss_db", ref["rsrp_loss_db"]), _fmt("top1", r.held["top1"]),
+                     _fmt("rsrp_loss_db", r.held["rsrp_loss_db"])))
+    title = (f"{first.model} per horizon, trained on {path} ({first.train_samples:,} tracks), tested on "
+             f"{first.test_samples:,}; {first.runs} run(s), mean ± std")
+    print_table(title, ["horizon", "top-1 (%)", "within 1 dB (%)", "RSRP loss (dB)",
+                        f"{first.reference_name}, last instant: top-1 (%)", "RSRP loss (dB)",
+                        f"{LAST_BEAM_HELD}: top-1 (%)", "RSRP loss (dB)"], rows)
+    secs = [s for r in results for s in r.result.seconds_per_run]
+    stdout.print(f"input [{', '.join(map(str, first.input_shape))}] (history x Set B); {first.protocol.epochs} epochs; "
+                 f"training time: {sum(secs) / len(secs):.1f} s per run on {first.device}")

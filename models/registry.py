@@ -90,8 +90,9 @@ def reset_parameters(model: nn.Module, generator: torch.Generator) -> nn.Module:
 
     Uses the distributions of PyTorch's own ``reset_parameters``: for ``Conv*d`` and
     ``Linear``, weight ~ kaiming-uniform with a = sqrt(5) (i.e. U(-1/sqrt(fan_in),
-    1/sqrt(fan_in))) and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); normalisation layers
-    get weight 1 and bias 0. The global RNG is neither used nor reseeded.
+    1/sqrt(fan_in))) and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)); recurrent layers (GRU,
+    LSTM, RNN) every weight and bias ~ U(-1/sqrt(hidden_size), 1/sqrt(hidden_size));
+    normalisation layers get weight 1 and bias 0. The global RNG is neither used nor reseeded.
 
     Raises:
         TypeError: a module holds parameters of a kind this function does not know (better
@@ -108,6 +109,10 @@ def reset_parameters(model: nn.Module, generator: torch.Generator) -> nn.Module:
             _uniform_(module.weight, bound, generator)
             if module.bias is not None:
                 _uniform_(module.bias, bound, generator)
+        elif isinstance(module, nn.RNNBase):
+            bound = 1.0 / module.hidden_size**0.5
+            for param in own:
+                _uniform_(param, bound, generator)
         elif isinstance(module, (nn.GroupNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.InstanceNorm2d)):
             if module.weight is not None:
                 module.weight.fill_(1.0)

@@ -10,7 +10,7 @@ from torch import nn
 
 from beamsim.models import get_model, list_models, register_model, reset_parameters
 
-ALL = ["alexnet", "beamcnn", "beammlp", "convnet3", "convnet5", "resnet18", "vgg11"]
+ALL = ["alexnet", "beamcnn", "beamgru", "beammlp", "convnet3", "convnet5", "resnet18", "vgg11"]
 
 # (input shape, number of classes): beam maps without/with the mask channel, RGB and grey images.
 SHAPES = [((2, 1, 8, 8), 64), ((2, 2, 8, 8), 64), ((2, 3, 32, 32), 10), ((2, 1, 28, 28), 10)]

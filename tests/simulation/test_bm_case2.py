@@ -126,10 +126,48 @@ def test_bad_trajectory_settings_are_one_line(tmp_path, old, new, needle):
     refused(["generate", "--scenario", path, "--samples", "16", "--out", tmp_path / "x.h5"], tmp_path, needle)
 
 
-def test_info_describes_a_sequence_file_and_evaluate_refuses_it_in_one_line(tracks, tmp_path):
+def test_info_describes_a_sequence_file_and_distill_refuses_it_in_one_line(tracks, tmp_path, tiny_config):
     result = CliRunner().invoke(app, ["info", str(tracks), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert (doc["samples"], doc["instants"], doc["history"], doc["horizons"]) == (64, 12, 8, [1, 2, 4])
     assert set(doc["beam_change_rate_by_kmh"]) == {"3", "30"}
-    refused(["evaluate", "--train", tracks, "--runs", "1"], tmp_path, "sequence file", "do not read sequences yet")
+    refused(["distill", "--data", tracks, "--config", tiny_config, "--spc", "1", "--out", tmp_path / "d.h5"],
+            tmp_path, "sequence file", "distillation does not read sequences yet")
+
+
+def test_the_history_is_k_channels_encoded_against_its_strongest_measured_value():
+    from beamsim.experiments.sequence_eval import encode_history
+
+    observed = torch.tensor([[[[-70.0, -100.0]], [[-60.0, -75.0]]]])  # [N=1, K=2, 1, 2]
+    mask = torch.tensor([[[[True, False]], [[True, True]]]])
+    x = encode_history(observed, mask, "attenuation")
+    assert x.shape == (1, 2, 1, 2)
+    assert torch.allclose(x[0, :, 0], torch.tensor([[10 / 30, 1.0], [0.0, 15 / 30]]))
+
+
+def test_a_horizon_is_tested_against_the_set_a_of_its_instant(tracks):
+    from beamsim.experiments.sequence_eval import horizon_sets
+
+    arrays = read_sequences(tracks)[0]
+    test_rows = arrays.split == 1
+    for column, h in enumerate((1, 2, 4)):
+        train, test, held = horizon_sets(tracks, h)
+        assert train.x.shape[1:] == (8, 4, 8) and len(train) + len(test) == 64
+        assert np.array_equal(test.rsrp.numpy(), arrays.rsrp[test_rows, 7 + h])
+        assert np.array_equal(test.y.numpy(), arrays.label[test_rows, column])
+        assert np.array_equal(held.argmax(dim=1).numpy(), arrays.rsrp[test_rows, 7].reshape(test_rows.sum(), -1).argmax(1))
+    with pytest.raises(ValueError, match="horizons"):
+        horizon_sets(tracks, 3)
+
+
+@pytest.mark.parametrize("model", ["beamcnn", "beamgru"])
+def test_evaluate_reports_every_horizon_beside_both_references(tracks, model):
+    result = CliRunner().invoke(app, ["evaluate", "--train", str(tracks), "--runs", "1", "--epochs", "2", "--model",
+                                      model, "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert [h["horizon"] for h in doc["horizons"]] == [1, 2, 4]
+    for h in doc["horizons"]:
+        assert h["model"] == model and h["num_classes"] == 32 and h["input_shape"] == [8, 4, 8]
+        assert set(h["last_beam_held"]) >= {"top1", "rsrp_loss_db"} and "top1" in h["reference"]
