@@ -249,8 +249,8 @@ def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dic
             raise DataFileError(f"{where}: not a beamsim data set ({found}; expected {FORMAT!r})")
         version = int(f.attrs.get("format_version", -1))
         if version == 3:
-            raise DataFileError(f"{where}: a sequence file of moving UEs (format_version 3, BM-Case2): beamsim info "
-                                "and beamsim evaluate read it; distillation does not read sequences yet")
+            raise DataFileError(f"{where}: a sequence file of moving UEs (format_version 3, BM-Case2): beamsim info, "
+                                "evaluate and distill read it; this command reads static data sets only")
         if version not in READ_VERSIONS:
             raise DataFileError(f"{where}: format_version {version} is not supported (this beamsim reads "
                                 f"{', '.join(map(str, READ_VERSIONS))})")

@@ -36,7 +36,8 @@ from beamsim.errors import DataFileError
 from beamsim.fileio import atomic_path, open_hdf5
 from beamsim.h5safe import Array, check_declared, check_values, listed, read_checked
 
-__all__ = ["SEQUENCE_FORMAT_VERSION", "SequenceArrays", "write_sequences", "read_sequences", "beam_change_rate"]
+__all__ = ["SEQUENCE_FORMAT_VERSION", "SequenceArrays", "is_sequence_file", "write_sequences", "read_sequences",
+           "beam_change_rate"]
 
 #: The data-set format version of sequence files.
 SEQUENCE_FORMAT_VERSION = 3
@@ -69,6 +70,16 @@ class SequenceArrays:
     def concatenate(parts: list["SequenceArrays"]) -> "SequenceArrays":
         names = parts[0].as_dict().keys()
         return SequenceArrays(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
+
+
+def is_sequence_file(path: str | Path) -> bool:
+    """Whether ``path`` is a beamsim sequence file (format version 3), from its attributes only.
+
+    Raises:
+        DataFileError: the file is missing or not HDF5.
+    """
+    attrs = read_attrs(path)
+    return str(attrs.get("format", "")) == FORMAT and int(attrs.get("format_version", -1)) == SEQUENCE_FORMAT_VERSION
 
 
 def _schema(n: int | None, t: int | None, grid: tuple[int, int] | None, horizons: int | None) -> dict[str, Array]:

@@ -108,13 +108,22 @@ def distill_cmd(
         class_names, extra_settings = images.class_names, {"dataset": images.settings()}
     else:
         from beamsim.dataset import BeamDataset
+        from beamsim.sequences import is_sequence_file
 
-        train = BeamDataset(data, "train", encoding=encoding)
+        if is_sequence_file(data):  # BM-Case2: one sample per track, labelled at the first horizon
+            from beamsim.experiments.sequence_eval import first_horizon, horizon_sets
+
+            horizon = first_horizon(data)
+            train = horizon_sets(data, horizon, encoding)[0]
+            checksum, extra_settings = train.source_sha256, {"horizon": horizon}
+        else:
+            train = BeamDataset(data, "train", encoding=encoding)
+            checksum, extra_settings = train.checksum, None
         source = str(data)
         out = check_writable(out if out is not None else default_output(data, cfg))
-        provenance = Provenance(source_sha256=train.checksum, source_path=str(data), source_samples=len(train),
+        provenance = Provenance(source_sha256=checksum, source_path=str(data), source_samples=len(train),
                                 encoding=encoding)
-        class_names, extra_settings = None, None
+        class_names = None
     if history is not None:
         check_writable(history)
 

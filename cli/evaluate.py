@@ -53,7 +53,9 @@ def evaluate_cmd(
     if model is not None and model not in list_models():
         raise ValueError(f"unknown model {model!r}; known models: {', '.join(list_models())}")
     dev = resolve_device(device)
-    if _is_sequence_file(train):
+    from beamsim.sequences import is_sequence_file
+
+    if is_sequence_file(train):
         if test is not None or plot is not None:
             raise ValueError("a sequence file is tested on its own test split, per horizon: leave --test and --plot out")
         _evaluate_sequences(train, json_output, encoding=encoding or DEFAULT_ENCODING_NAME, model=model, runs=runs,
@@ -109,14 +111,6 @@ def _print_result(result) -> None:
                  f"{'bf16 autocast' if p.precision == 'bf16' else 'float32'}; {data}; seed {result.seed}")
     stdout.print(f"training time: {sum(secs) / len(secs):.1f} s per run on {result.device} "
                  f"({result.threads} thread{'s' if result.threads != 1 else ''})")
-
-
-def _is_sequence_file(path: Path) -> bool:
-    from beamsim.dataset import FORMAT, read_attrs
-    from beamsim.sequences import SEQUENCE_FORMAT_VERSION
-
-    attrs = read_attrs(path)
-    return str(attrs.get("format", "")) == FORMAT and int(attrs.get("format_version", -1)) == SEQUENCE_FORMAT_VERSION
 
 
 def _evaluate_sequences(path: Path, json_output: bool, **protocol) -> None:

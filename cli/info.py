@@ -20,13 +20,6 @@ def _file_format(path: Path) -> str:
     return str(read_attrs(path).get("format", ""))
 
 
-def _is_sequence_file(path: Path) -> bool:
-    from beamsim.dataset import read_attrs
-    from beamsim.sequences import SEQUENCE_FORMAT_VERSION
-
-    return int(read_attrs(path).get("format_version", -1)) == SEQUENCE_FORMAT_VERSION
-
-
 @app.command("info")
 def info_cmd(
     file: Annotated[Path, typer.Argument(help="A data-set file (beamsim generate) or a distilled file (beamsim distill).")],
@@ -37,7 +30,9 @@ def info_cmd(
     from beamsim.errors import DataFileError
 
     fmt = _file_format(file)
-    if fmt == "beamsim.dataset" and _is_sequence_file(file):
+    from beamsim.sequences import is_sequence_file
+
+    if fmt == "beamsim.dataset" and is_sequence_file(file):
         from beamsim.sequences import read_sequences
         from beamsim.simulation.tracks import track_summary
 

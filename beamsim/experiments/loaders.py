@@ -81,6 +81,10 @@ class TrainingSet:
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x, y): what :func:`beamsim.distill.quadd.as_tensors` reads (with ``num_classes``)."""
+        return self.x, self.y
+
 
 @dataclass
 class TestSet:
@@ -210,6 +214,19 @@ def _recorded_image_test_set(train: TrainingSet, device: str | torch.device | No
     return image_test_set(data)
 
 
+def _test_set(path: Path, train: TrainingSet) -> TestSet:
+    """The test split ``train`` is tested on: a data set's, or a sequence file's at its first
+    horizon (what a distilled set of tracks was labelled with)."""
+    from beamsim.sequences import is_sequence_file
+
+    encoding = train.encoding or DEFAULT_ENCODING
+    if is_sequence_file(path):
+        from beamsim.experiments.sequence_eval import first_horizon, horizon_sets
+
+        return horizon_sets(path, first_horizon(path), encoding)[1]  # type: ignore[arg-type]
+    return load_test_set(path, encoding, mask_channel=_mask_channel(train))  # type: ignore[arg-type]
+
+
 def _mask_channel(train: TrainingSet) -> bool:
     """Whether a beam training set carries the mask as a second input channel."""
     if train.x.ndim != 4:
@@ -291,8 +308,7 @@ def prepare(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet,
         test_path = Path(test) if test is not None else train_set.test_path
         if test_path is None:
             raise DataFileError(f"{train_set.source} names no source data set to test on; give test= (--test)")
-        test_set = load_test_set(test_path, train_set.encoding or DEFAULT_ENCODING,  # type: ignore[arg-type]
-                                 mask_channel=_mask_channel(train_set))
+        test_set = _test_set(test_path, train_set)
         if test is None and train_set.source_sha256 and train_set.source_sha256 != test_set.checksum:
             raise DataFileError(f"{test_path} is not the data set {train_set.source} was made from (sha256 differs); "
                                 "give the test file explicitly (--test)")

@@ -32,7 +32,8 @@ from beamsim.experiments.metrics import beam_kpis, rsrp_loss_db, wide_scores
 from beamsim.experiments.tasks import BEAM
 from beamsim.sequences import SequenceArrays, read_sequences
 
-__all__ = ["HorizonResult", "encode_history", "horizon_sets", "evaluate_sequences", "LAST_BEAM_HELD"]
+__all__ = ["HorizonResult", "encode_history", "horizon_sets", "evaluate_sequences", "first_horizon",
+           "LAST_BEAM_HELD"]
 
 #: The name of the second reference.
 LAST_BEAM_HELD = "last best beam held"
@@ -52,6 +53,13 @@ class HorizonResult:
     result: EvaluationResult
     held: dict[str, float]
     held_rsrp_loss: torch.Tensor
+
+
+def first_horizon(path: str | Path) -> int:
+    """The first (shortest) horizon of a sequence file: what distillation labels its tracks with."""
+    from beamsim.dataset import read_attrs
+
+    return int(np.atleast_1d(read_attrs(path)["horizons"])[0])
 
 
 def encode_history(observed: torch.Tensor, mask: torch.Tensor, encoding: Encoding = DEFAULT_ENCODING) -> torch.Tensor:

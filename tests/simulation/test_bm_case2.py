@@ -126,14 +126,26 @@ def test_bad_trajectory_settings_are_one_line(tmp_path, old, new, needle):
     refused(["generate", "--scenario", path, "--samples", "16", "--out", tmp_path / "x.h5"], tmp_path, needle)
 
 
-def test_info_describes_a_sequence_file_and_distill_refuses_it_in_one_line(tracks, tmp_path, tiny_config):
+def test_info_describes_a_sequence_file_and_static_readers_refuse_it_in_one_line(tracks, tmp_path):
     result = CliRunner().invoke(app, ["info", str(tracks), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert (doc["samples"], doc["instants"], doc["history"], doc["horizons"]) == (64, 12, 8, [1, 2, 4])
     assert set(doc["beam_change_rate_by_kmh"]) == {"3", "30"}
-    refused(["distill", "--data", tracks, "--config", tiny_config, "--spc", "1", "--out", tmp_path / "d.h5"],
-            tmp_path, "sequence file", "distillation does not read sequences yet")
+    refused(["study", "baselines", "--data", tracks, "--methods", "random", "--spc", "1", "--runs", "1",
+             "--out", tmp_path / "study"], tmp_path, "sequence file", "reads static data sets only")
+
+
+def test_distill_makes_a_set_of_tracks_labelled_at_the_first_horizon(tracks, tmp_path, tiny_config):
+    out = tmp_path / "d.h5"
+    result = CliRunner().invoke(app, ["distill", "--data", str(tracks), "--config", str(tiny_config), "--spc", "1",
+                                      "--bits", "6", "--cache-dir", str(tmp_path / "experts"), "--out", str(out),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    evaluated = CliRunner().invoke(app, ["evaluate", "--train", str(out), "--runs", "1", "--epochs", "2", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    doc = json.loads(evaluated.stdout)
+    assert doc["num_classes"] == 32 and doc["input_shape"] == [8, 4, 8] and doc["test"] == str(tracks)
 
 
 def test_the_history_is_k_channels_encoded_against_its_strongest_measured_value():
