@@ -49,7 +49,7 @@ from beamsim.fileio import atomic_path, open_hdf5
 from beamsim.h5safe import Array, check_declared, check_values, listed, read_checked
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "READ_VERSIONS", "INPUT_RANGE_DB", "RSRP_MIN_DBM", "RSRP_MAX_DBM", "MEASURED_MARGIN_DB", "BeamArrays", "arrays_checksum", "write_dataset",
+    "FORMAT", "FORMAT_VERSION", "READ_VERSIONS", "INPUT_RANGE_DB", "RSRP_MIN_DBM", "RSRP_MAX_DBM", "MEASURED_MARGIN_DB", "BeamArrays", "arrays_checksum", "write_dataset", "write_arrays",
     "read_dataset", "read_attrs", "encode_inputs", "random_masks", "BeamDataset", "Encoding", "ENCODINGS",
     "DEFAULT_ENCODING", "Split",
 ]
@@ -157,8 +157,9 @@ class BeamArrays:
         return BeamArrays(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
 
 
-def arrays_checksum(arrays: BeamArrays) -> str:
-    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in a fixed order."""
+def arrays_checksum(arrays) -> str:
+    """SHA-256 over the arrays' names, dtypes, shapes and bytes, in file order (``arrays``: any
+    object with ``as_dict()``, e.g. :class:`BeamArrays`)."""
     digest = hashlib.sha256()
     for name, value in arrays.as_dict().items():
         value = np.ascontiguousarray(value)
@@ -202,6 +203,19 @@ def write_dataset(path: str | Path, arrays: BeamArrays, attrs: dict) -> str:
     """
     _validate(arrays, str(path), fix="nothing was written; the simulation gave values a data set cannot hold, "
                                     "check the scenario (e.g. measurement.tx_power_dbm)")
+    return write_arrays(path, arrays, {"format_version": FORMAT_VERSION,
+                                       "input_scale": np.array([-INPUT_RANGE_DB, 0.0], dtype=np.float32)}, attrs)
+
+
+def write_arrays(path: str | Path, arrays, header: dict, attrs: dict) -> str:
+    """Write checked arrays to ``path`` atomically as a ``beamsim.dataset`` file; return the checksum.
+
+    Args:
+        arrays: an object with ``as_dict()`` (:class:`BeamArrays`, :class:`beamsim.sequences.SequenceArrays`).
+        header: the format's own attributes (``format_version``, ...), written after ``format``.
+        attrs: the run's attributes, written after ``beamsim_version`` and ``created`` (they may
+            override ``format_version``); ``sha256`` comes last.
+    """
     checksum = arrays_checksum(arrays)
     from beamsim import __version__
 
@@ -211,8 +225,8 @@ def write_dataset(path: str | Path, arrays: BeamArrays, attrs: dict) -> str:
                 kwargs = {"compression": "gzip", "compression_opts": 4, "shuffle": True} if value.ndim > 1 else {}
                 f.create_dataset(name, data=value, **kwargs)
             f.attrs["format"] = FORMAT
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["input_scale"] = np.array([-INPUT_RANGE_DB, 0.0], dtype=np.float32)
+            for key, value in header.items():
+                f.attrs[key] = value
             f.attrs["beamsim_version"] = __version__
             f.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
             for key, value in attrs.items():

@@ -24,16 +24,15 @@ and the library).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from beamsim.dataset import FIX, FORMAT, MEASURED_MARGIN_DB, RSRP_MAX_DBM, RSRP_MIN_DBM, read_attrs
+from beamsim.dataset import (FIX, FORMAT, MEASURED_MARGIN_DB, RSRP_MAX_DBM, RSRP_MIN_DBM, arrays_checksum, read_attrs,
+                             write_arrays)
 from beamsim.errors import DataFileError
-from beamsim.fileio import atomic_path, open_hdf5
+from beamsim.fileio import open_hdf5
 from beamsim.h5safe import Array, check_declared, check_values, listed, read_checked
 
 __all__ = ["SEQUENCE_FORMAT_VERSION", "SequenceArrays", "is_sequence_file", "write_sequences", "read_sequences",
@@ -102,43 +101,17 @@ def _schema(n: int | None, t: int | None, grid: tuple[int, int] | None, horizons
     }
 
 
-def _checksum(arrays: SequenceArrays) -> str:
-    digest = hashlib.sha256()
-    for name, value in arrays.as_dict().items():
-        value = np.ascontiguousarray(value)
-        digest.update(f"{name}:{value.dtype.str}:{value.shape};".encode())
-        digest.update(value.reshape(-1).view(np.uint8))
-    return digest.hexdigest()
-
-
 def write_sequences(path: str | Path, arrays: SequenceArrays, attrs: dict) -> str:
     """Check and write ``arrays`` to ``path`` atomically (format version 3); return the checksum.
 
     ``attrs`` holds at least ``scenario`` (TOML text), ``seed``, ``period_ms``, ``history`` and
     ``horizons``; format, version, creation time and checksum are added here.
     """
-    import datetime as _dt
-
-    from beamsim import __version__
-
     n, t, e, a = arrays.rsrp.shape
     schema = _schema(n, t, (e, a), len(attrs["horizons"]))
     for name, value in arrays.as_dict().items():
         check_values(name, value, schema[name], str(path), fix="nothing was written; check the scenario")
-    checksum = _checksum(arrays)
-    with atomic_path(path, suffix=".h5.tmp") as tmp:
-        with h5py.File(tmp, "w") as f:
-            for name, value in arrays.as_dict().items():
-                kwargs = {"compression": "gzip", "compression_opts": 4, "shuffle": True} if value.ndim > 1 else {}
-                f.create_dataset(name, data=value, **kwargs)
-            f.attrs["format"] = FORMAT
-            f.attrs["beamsim_version"] = __version__
-            f.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-            for key, value in attrs.items():
-                f.attrs[key] = value
-            f.attrs["format_version"] = SEQUENCE_FORMAT_VERSION
-            f.attrs["sha256"] = checksum
-    return checksum
+    return write_arrays(path, arrays, {}, {**attrs, "format_version": SEQUENCE_FORMAT_VERSION})
 
 
 def read_sequences(path: str | Path) -> tuple[SequenceArrays, dict]:
@@ -165,7 +138,7 @@ def read_sequences(path: str | Path) -> tuple[SequenceArrays, dict]:
             raise DataFileError(f"{where}: missing array(s) {', '.join('/' + m for m in missing)}; {FIX}")
         check_declared(entries, schema, where, "beamsim sequence file")
         arrays = SequenceArrays(**read_checked(f, entries, where, schema, fix=FIX))
-    if attrs.get("sha256", "") != _checksum(arrays):
+    if attrs.get("sha256", "") != arrays_checksum(arrays):
         raise DataFileError(f"{where}: checksum mismatch: the arrays do not match the stored sha256 (file corrupt or edited)")
     return arrays, attrs
 

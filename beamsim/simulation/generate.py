@@ -77,13 +77,16 @@ def batch_range(num_batches: int, shard: tuple[int, int] | None) -> tuple[int, i
     return (i * num_batches) // n, ((i + 1) * num_batches) // n
 
 
-def simulate(scenario: Scenario, seed: int, device: torch.device | str | None = None,
-             shard: tuple[int, int] | None = None,
-             progress: Callable[[int], None] | None = None) -> tuple[BeamArrays, GenerationStats]:
-    """Simulate the samples of ``scenario`` (or of one shard of it) in memory.
+def run_batches(scenario: Scenario, seed: int, device: torch.device | str | None, shard: tuple[int, int] | None,
+                progress: Callable[[int], None] | None, part: Callable) -> tuple[list, GenerationStats]:
+    """Sample the back-end's batches of the run (or of one shard) and turn each into a part.
+
+    Batch ``k`` samples the channels with ``derive_seed(seed, "batch", k)`` and measures with a
+    generator seeded ``derive_seed(seed, "measure", k)``: ``part(channels, rows, generator)``
+    makes the arrays of its first ``rows`` samples (the last batch may be cut short).
 
     Returns:
-        (arrays with ``split`` all zero, stats). Rows are in global sample order.
+        (the parts in global sample order, stats).
     """
     device = resolve_device(device)
     total = scenario.dataset.samples
@@ -91,37 +94,14 @@ def simulate(scenario: Scenario, seed: int, device: torch.device | str | None = 
     bsz = backend.batch_size
     num_batches = math.ceil(total / bsz)
     first, last = batch_range(num_batches, shard)
-    measure = set_a_measurement(scenario, device)
-    meas = scenario.measurement
-    parts: list[BeamArrays] = []
+    parts: list = []
     stats = GenerationStats(batch_range=(first, last))
     start = time.perf_counter()
     for k in range(first, last):
         rows = min(bsz, total - k * bsz)
         channels = backend.sample(derive_seed(seed, "batch", k))
         stats.seconds_sionna += channels.sionna_seconds
-        true, wide = measure(channels.a)
-        true, wide = true[:rows].cpu(), None if wide is None else wide[:rows].cpu()
-        label = best_beam(true.flatten(1))
-        gen = torch.Generator().manual_seed(derive_seed(seed, "measure", k))
-        noisy = meas.noise_std_db > 0 or meas.report_step_db > 0
-        if wide is not None:  # Set B = the wide beams: they are what the UE reports
-            setb = apply_measurement(wide, meas.noise_std_db, meas.report_step_db, gen) if noisy else wide
-            measured, mask = None, torch.zeros(true.shape, dtype=torch.bool)
-        else:
-            setb = None
-            measured = apply_measurement(true, meas.noise_std_db, meas.report_step_db, gen) if noisy else None
-            mask = set_b_mask(scenario, rows, gen)
-        parts.append(BeamArrays(
-            rsrp=true.numpy(),
-            mask=mask.numpy(),
-            label=label.numpy().astype(np.int16),
-            ue_pos=channels.ue_pos[:rows].cpu().numpy().astype(np.float32),
-            los=channels.los[:rows].cpu().numpy().astype(bool),
-            split=np.zeros(rows, dtype=np.uint8),
-            rsrp_measured=None if measured is None else measured.numpy(),
-            rsrp_setb=None if setb is None else setb.numpy(),
-        ))
+        parts.append(part(channels, rows, torch.Generator().manual_seed(derive_seed(seed, "measure", k))))
         stats.samples += rows
         stats.batches += 1
         if progress is not None:
@@ -130,9 +110,46 @@ def simulate(scenario: Scenario, seed: int, device: torch.device | str | None = 
     if not parts:
         raise ValueError(f"shard {shard[0]}/{shard[1]} has no batches: {total} samples make only "
                          f"{num_batches} batch(es) of {bsz}; use fewer shards")
-    arrays = BeamArrays.concatenate(parts)
     stats.seconds_total = time.perf_counter() - start
-    return arrays, stats
+    return parts, stats
+
+
+def simulate(scenario: Scenario, seed: int, device: torch.device | str | None = None,
+             shard: tuple[int, int] | None = None,
+             progress: Callable[[int], None] | None = None) -> tuple[BeamArrays, GenerationStats]:
+    """Simulate the samples of ``scenario`` (or of one shard of it) in memory.
+
+    Returns:
+        (arrays with ``split`` all zero, stats). Rows are in global sample order.
+    """
+    measure = set_a_measurement(scenario, resolve_device(device))
+    meas = scenario.measurement
+    noisy = meas.noise_std_db > 0 or meas.report_step_db > 0
+
+    def part(channels, rows: int, gen: torch.Generator) -> BeamArrays:
+        true, wide = measure(channels.a)
+        true, wide = true[:rows].cpu(), None if wide is None else wide[:rows].cpu()
+        label = best_beam(true.flatten(1))
+        if wide is not None:  # Set B = the wide beams: they are what the UE reports
+            setb = apply_measurement(wide, meas.noise_std_db, meas.report_step_db, gen) if noisy else wide
+            measured, mask = None, torch.zeros(true.shape, dtype=torch.bool)
+        else:
+            setb = None
+            measured = apply_measurement(true, meas.noise_std_db, meas.report_step_db, gen) if noisy else None
+            mask = set_b_mask(scenario, rows, gen)
+        return BeamArrays(
+            rsrp=true.numpy(),
+            mask=mask.numpy(),
+            label=label.numpy().astype(np.int16),
+            ue_pos=channels.ue_pos[:rows].cpu().numpy().astype(np.float32),
+            los=channels.los[:rows].cpu().numpy().astype(bool),
+            split=np.zeros(rows, dtype=np.uint8),
+            rsrp_measured=None if measured is None else measured.numpy(),
+            rsrp_setb=None if setb is None else setb.numpy(),
+        )
+
+    parts, stats = run_batches(scenario, seed, device, shard, progress, part)
+    return BeamArrays.concatenate(parts), stats
 
 
 def _attrs(scenario: Scenario, seed: int, extra: dict | None = None) -> dict:
@@ -208,9 +225,12 @@ def default_output(scenario: Scenario, shard: tuple[int, int] | None = None) -> 
     return Path("data") / f"{scenario.name}{suffix}.h5"
 
 
-def summary(path: str | Path, arrays: BeamArrays, stats: GenerationStats | None = None) -> dict:
-    """A JSON-ready description of a generated file."""
-    counts = np.bincount(arrays.label.astype(np.int64), minlength=int(np.prod(arrays.rsrp.shape[1:])))
+def summary(path: str | Path, arrays: BeamArrays, stats: GenerationStats | None = None,
+            counts: np.ndarray | None = None) -> dict:
+    """A JSON-ready description of a generated file (``counts``: samples per class, default from
+    ``arrays.label``; a sequence file passes those of its first horizon)."""
+    if counts is None:
+        counts = np.bincount(arrays.label.astype(np.int64), minlength=int(np.prod(arrays.rsrp.shape[1:])))
     doc = {
         "path": str(path),
         "samples": len(arrays),
