@@ -41,6 +41,10 @@ def info_cmd(
                "period_ms": float(attrs["period_ms"]), "history": int(attrs["history"]),
                "horizons": [int(h) for h in attrs["horizons"]], "set_a": list(arrays.rsrp.shape[2:]),
                "sha256": str(attrs.get("sha256", ""))}
+        if plot is not None:
+            from beamsim.experiments.track_plots import plot_tracks
+
+            doc["plots"] = [str(p) for p in plot_tracks(file, plot)]
         if json_output:
             print_json(doc)
         else:

@@ -127,11 +127,12 @@ def test_bad_trajectory_settings_are_one_line(tmp_path, old, new, needle):
 
 
 def test_info_describes_a_sequence_file_and_static_readers_refuse_it_in_one_line(tracks, tmp_path):
-    result = CliRunner().invoke(app, ["info", str(tracks), "--json"])
+    result = CliRunner().invoke(app, ["info", str(tracks), "--json", "--plot", str(tmp_path / "plots")])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert (doc["samples"], doc["instants"], doc["history"], doc["horizons"]) == (64, 12, 8, [1, 2, 4])
     assert set(doc["beam_change_rate_by_kmh"]) == {"3", "30"}
+    assert all(Path(p).stat().st_size > 0 for p in doc["plots"]) and len(doc["plots"]) == 2
     refused(["study", "baselines", "--data", tracks, "--methods", "random", "--spc", "1", "--runs", "1",
              "--out", tmp_path / "study"], tmp_path, "sequence file", "reads static data sets only")
 
