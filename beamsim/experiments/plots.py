@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from beamsim.fileio import atomic_path
 
-__all__ = ["confusion_matrix", "plot_confusion_matrix", "plot_rsrp_loss_cdf", "write_evaluation_plots"]
+__all__ = ["confusion_matrix", "plot_confusion_matrix", "plot_rsrp_loss_cdf", "write_evaluation_plots", "save_figure"]
 
 
 def confusion_matrix(pred: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -30,7 +30,8 @@ def confusion_matrix(pred: torch.Tensor, labels: torch.Tensor, num_classes: int)
     return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
+    """Write ``fig`` as a PNG (120 dpi) to ``path`` atomically, on the Agg canvas; return ``path``."""
     FigureCanvasAgg(fig)
     with atomic_path(path, suffix=".png.tmp") as tmp:
         fig.savefig(tmp, format="png", dpi=120)
@@ -51,7 +52,7 @@ def plot_confusion_matrix(pred: torch.Tensor, labels: torch.Tensor, num_classes:
     ax.set_title(title)
     fig.colorbar(image, ax=ax, label="share of the true class")
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 def plot_rsrp_loss_cdf(curves: dict[str, torch.Tensor], path: str | Path, margin_db: float = 1.0,
@@ -76,7 +77,7 @@ def plot_rsrp_loss_cdf(curves: dict[str, torch.Tensor], path: str | Path, margin
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 def write_evaluation_plots(result, out_dir: str | Path) -> list[Path]:

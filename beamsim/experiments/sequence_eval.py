@@ -93,43 +93,55 @@ def horizon_sets(path: str | Path, horizon: int, encoding: Encoding = DEFAULT_EN
     Raises:
         DataFileError: not a sequence file; ValueError: ``horizon`` is not one of the file's.
     """
-    path = Path(path)
-    arrays, attrs = read_sequences(path)
-    horizons = [int(h) for h in np.atleast_1d(attrs["horizons"])]
-    if horizon not in horizons:
-        raise ValueError(f"{path} has horizons {horizons}, not {horizon}")
-    k, column = int(attrs["history"]), horizons.index(horizon)
-    x = _inputs(arrays, k, encoding)
-    y = torch.from_numpy(arrays.label[:, column].astype(np.int64))
-    train, test = arrays.split == 0, arrays.split == 1
-    num_classes = int(np.prod(arrays.rsrp.shape[2:]))
-    checksum = str(attrs.get("sha256", ""))
-    training = TrainingSet(x=x[train], y=y[train], source=str(path), kind="dataset", encoding=encoding, test_path=path,
-                           source_sha256=checksum, num_classes=num_classes, modality=BEAM.name)
-    last = torch.from_numpy(arrays.rsrp[test, k - 1])
-    reference = None
-    if arrays.rsrp_setb is not None:
-        reference = wide_scores(torch.from_numpy(arrays.rsrp_setb[test, k - 1]),
-                                torch.as_tensor(attrs["set_b_blocks"]), torch.as_tensor(attrs["set_b_centres"]))
-    testing = TestSet(x=x[test], y=y[test], rsrp=torch.from_numpy(arrays.rsrp[test, k - 1 + horizon]),
-                      mask=torch.from_numpy(arrays.mask[test]), num_classes=num_classes, path=path, checksum=checksum,
-                      observed=last, task=BEAM, encoding=encoding, reference_scores=reference)
-    return training, testing, last.reshape(len(last), -1).double()
+    return _Tracks(path, encoding).sets(horizon)
+
+
+class _Tracks:
+    """A sequence file read and its history encoded once, split into sets per horizon."""
+
+    def __init__(self, path: str | Path, encoding: Encoding) -> None:
+        self.path = Path(path)
+        self.arrays, self.attrs = read_sequences(self.path)
+        self.encoding = encoding
+        self.horizons = [int(h) for h in np.atleast_1d(self.attrs["horizons"])]
+        self.history = int(self.attrs["history"])
+        self.x = _inputs(self.arrays, self.history, encoding)
+
+    def sets(self, horizon: int) -> tuple[TrainingSet, TestSet, torch.Tensor]:
+        arrays, attrs, path, k = self.arrays, self.attrs, self.path, self.history
+        if horizon not in self.horizons:
+            raise ValueError(f"{path} has horizons {self.horizons}, not {horizon}")
+        y = torch.from_numpy(arrays.label[:, self.horizons.index(horizon)].astype(np.int64))
+        train, test = arrays.split == 0, arrays.split == 1
+        num_classes = int(np.prod(arrays.rsrp.shape[2:]))
+        checksum = str(attrs.get("sha256", ""))
+        training = TrainingSet(x=self.x[train], y=y[train], source=str(path), kind="dataset", encoding=self.encoding,
+                               test_path=path, source_sha256=checksum, num_classes=num_classes, modality=BEAM.name)
+        last = torch.from_numpy(arrays.rsrp[test, k - 1])
+        reference = None
+        if arrays.rsrp_setb is not None:
+            reference = wide_scores(torch.from_numpy(arrays.rsrp_setb[test, k - 1]),
+                                    torch.as_tensor(attrs["set_b_blocks"]), torch.as_tensor(attrs["set_b_centres"]))
+        testing = TestSet(x=self.x[test], y=y[test], rsrp=torch.from_numpy(arrays.rsrp[test, k - 1 + horizon]),
+                          mask=torch.from_numpy(arrays.mask[test]), num_classes=num_classes, path=path,
+                          checksum=checksum, observed=last, task=BEAM, encoding=self.encoding,
+                          reference_scores=reference)
+        return training, testing, last.reshape(len(last), -1).double()
 
 
 def evaluate_sequences(path: str | Path, horizons: list[int] | None = None, encoding: Encoding = DEFAULT_ENCODING,
                        **protocol) -> list[HorizonResult]:
     """Train and test one model per horizon (``protocol``: the keywords of
     :func:`~beamsim.experiments.evaluate.evaluate`, e.g. ``runs``, ``epochs``, ``model``, ``seed``).
+    The file is read and its history encoded once.
 
     Returns:
         One :class:`HorizonResult` per horizon (all the file's when ``horizons`` is None).
     """
-    if horizons is None:
-        horizons = [int(h) for h in np.atleast_1d(read_sequences(path)[1]["horizons"])]
+    tracks = _Tracks(path, encoding)
     out = []
-    for h in horizons:
-        train, test, held = horizon_sets(path, h, encoding)
+    for h in tracks.horizons if horizons is None else horizons:
+        train, test, held = tracks.sets(h)
         result = evaluate(train, test, **protocol)
         out.append(HorizonResult(h, result, beam_kpis(held, test.y, test.rsrp),
                                  rsrp_loss_db(held.argmax(dim=1), test.rsrp)))

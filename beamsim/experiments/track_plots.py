@@ -19,10 +19,9 @@ def plot_tracks(path: str | Path, folder: str | Path, tracks: int = 12) -> list[
     Returns:
         The written paths.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from beamsim.fileio import atomic_path
+    from beamsim.experiments.plots import save_figure
 
     arrays, attrs = read_sequences(path)
     folder = Path(folder)
@@ -48,7 +47,8 @@ def plot_tracks(path: str | Path, folder: str | Path, tracks: int = 12) -> list[
     ax.set_title(f"{attrs.get('scenario_name', '')}: {len(picked)} tracks, {t} instants "
                  f"{float(attrs['period_ms']):g} ms apart, coloured by best beam")
     fig.colorbar(points, ax=ax, label="best Set A beam")
-    written.append(_save(fig, folder / "tracks.png", FigureCanvasAgg, atomic_path))
+    fig.tight_layout()
+    written.append(save_figure(fig, folder / "tracks.png"))
 
     change = beam_change_rate(arrays.rsrp)
     kmh = np.round(arrays.speed * 3.6, 1)
@@ -58,13 +58,7 @@ def plot_tracks(path: str | Path, folder: str | Path, tracks: int = 12) -> list[
     ax.bar([f"{v:g} km/h" for v in speeds], [100 * change[kmh == v].mean() for v in speeds], color="tab:blue")
     ax.set_ylabel("best beam changes between instants [%]")
     ax.set_title(f"beam-change rate per speed ({n:,} tracks)")
-    written.append(_save(fig, folder / "beam_change_rate.png", FigureCanvasAgg, atomic_path))
+    fig.tight_layout()
+    written.append(save_figure(fig, folder / "beam_change_rate.png"))
     return written
 
-
-def _save(fig, target: Path, canvas, atomic_path) -> Path:
-    canvas(fig)
-    fig.tight_layout()
-    with atomic_path(target, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    return target
