@@ -49,15 +49,17 @@ from beamsim.fileio import atomic_path, open_hdf5
 from beamsim.h5safe import Array, check_declared, check_values, listed, read_checked
 
 __all__ = [
-    "FORMAT", "FORMAT_VERSION", "READ_VERSIONS", "INPUT_RANGE_DB", "RSRP_MIN_DBM", "RSRP_MAX_DBM", "MEASURED_MARGIN_DB", "BeamArrays", "arrays_checksum", "write_dataset", "write_arrays",
+    "FORMAT", "FORMAT_VERSION", "READ_VERSIONS", "SEQUENCE_FORMAT_VERSION", "INPUT_RANGE_DB", "RSRP_MIN_DBM", "RSRP_MAX_DBM", "MEASURED_MARGIN_DB", "BeamArrays", "arrays_checksum", "write_dataset", "write_arrays",
     "read_dataset", "read_attrs", "encode_inputs", "random_masks", "BeamDataset", "Encoding", "ENCODINGS",
     "DEFAULT_ENCODING", "Split",
 ]
 
 FORMAT = "beamsim.dataset"
 FORMAT_VERSION = 1
-#: The versions this beamsim reads: 1 (UE side) and 2 (BS side, Tx-Rx pairs, wide Set B).
+#: The versions this module reads: 1 (UE side) and 2 (BS side, Tx-Rx pairs, wide Set B).
 READ_VERSIONS = (1, 2)
+#: The version of sequence files of moving UEs (read by :mod:`beamsim.sequences`, not here).
+SEQUENCE_FORMAT_VERSION = 3
 #: Lowest true RSRP a file may hold [dBm]: the floor ``beam_rsrp`` gives a beam that receives no
 #: power (-300 dBm is 1e-33 W, far below any receiver's noise floor, about -130 dBm per RE).
 RSRP_MIN_DBM = -300.0
@@ -262,7 +264,7 @@ def read_dataset(path: str | Path, verify: bool = True) -> tuple[BeamArrays, dic
             found = f"format {fmt!r}" if fmt else "no 'format' attribute"
             raise DataFileError(f"{where}: not a beamsim data set ({found}; expected {FORMAT!r})")
         version = int(f.attrs.get("format_version", -1))
-        if version == 3:
+        if version == SEQUENCE_FORMAT_VERSION:
             raise DataFileError(f"{where}: a sequence file of moving UEs (format_version 3, BM-Case2): beamsim info, "
                                 "evaluate and distill read it; this command reads static data sets only")
         if version not in READ_VERSIONS:

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from beamsim.dataset import (FIX, FORMAT, MEASURED_MARGIN_DB, RSRP_MAX_DBM, RSRP_MIN_DBM, arrays_checksum, read_attrs,
-                             write_arrays)
+from beamsim.dataset import (FIX, FORMAT, MEASURED_MARGIN_DB, RSRP_MAX_DBM, RSRP_MIN_DBM, SEQUENCE_FORMAT_VERSION,
+                             arrays_checksum, read_attrs, write_arrays)
 from beamsim.errors import DataFileError
 from beamsim.fileio import open_hdf5
 from beamsim.h5safe import Array, check_declared, check_values, listed, read_checked
@@ -38,8 +38,6 @@ from beamsim.h5safe import Array, check_declared, check_values, listed, read_che
 __all__ = ["SEQUENCE_FORMAT_VERSION", "SequenceArrays", "is_sequence_file", "write_sequences", "read_sequences",
            "beam_change_rate"]
 
-#: The data-set format version of sequence files.
-SEQUENCE_FORMAT_VERSION = 3
 
 _NAMES = ("rsrp", "mask", "rsrp_setb", "label", "ue_pos", "los", "speed", "heading", "split")
 
