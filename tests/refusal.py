@@ -21,3 +21,18 @@ def refused(args: list, folder: Path, *needles: str) -> str:
         assert needle in lines[0], lines[0]
     assert sorted(folder.rglob("*")) == before
     return lines[0]
+
+
+def edited_copy(source: Path, folder: Path, edit) -> Path:
+    """A copy of the HDF5 file ``source`` in ``folder/in/``, opened for append and passed to
+    ``edit(f)`` (to build a hostile file from a valid one)."""
+    import shutil
+
+    import h5py
+
+    bad = folder / "in" / source.name
+    bad.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(source, bad)
+    with h5py.File(bad, "a") as f:
+        edit(f)
+    return bad

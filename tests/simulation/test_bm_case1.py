@@ -19,7 +19,7 @@ from beamsim.scenarios import load_scenario, scenario_to_toml
 from beamsim.scenarios.beams import subset_mask, subset_strides, wide_blocks, wide_centres, wide_tiling
 from beamsim.simulation.codebook import bs_codebook, grid_directions, orthogonal_codebook, wide_codebook
 from beamsim.simulation.generate import generate
-from tests.refusal import refused
+from tests.refusal import edited_copy, refused
 
 CASES = ("umi-bs", "umi-bs-wide", "umi-pair")
 
@@ -258,3 +258,32 @@ def test_shards_of_a_wide_set_merge_into_the_whole_run(files, tmp_path):
     for name, value in whole.as_dict().items():
         assert np.array_equal(value, getattr(merged, name)), name
     assert merged_attrs["set_b_centres"].tolist() == whole_attrs["set_b_centres"].tolist()
+
+
+def test_a_bs_side_scenario_without_a_bs_array_is_one_line(tmp_path):
+    text = scenario_to_toml(load_scenario("umi-bs"))
+    start = text.index("[bs_array]")
+    end = text.index("\n[", start + 1)
+    path = tmp_path / "bad.toml"
+    path.write_text(text[:start] + text[end + 1:])
+    refused(["generate", "--scenario", path, "--samples", "16", "--out", tmp_path / "x.h5"], tmp_path,
+            "needs a [bs_array] table")
+
+
+def test_wide_beams_in_a_version_1_file_are_foreign(files, tmp_path):
+    bad = edited_copy(files["umi-bs-wide"], tmp_path, lambda f: f.attrs.__setitem__("format_version", 1))
+    refused(["info", bad], tmp_path, "/rsrp_setb is not part of format_version 1")
+
+
+def test_nan_in_the_wide_beams_behind_a_valid_checksum_is_one_line(files, tmp_path):
+    from beamsim.dataset import BeamArrays, arrays_checksum
+
+    def poison(f):
+        setb = f["rsrp_setb"][()]
+        setb[3, 1, 2] = np.nan
+        del f["rsrp_setb"]
+        f["rsrp_setb"] = setb
+        f.attrs["sha256"] = arrays_checksum(BeamArrays(**{name: f[name][()] for name in f}))
+
+    bad = edited_copy(files["umi-bs-wide"], tmp_path, poison)
+    refused(["evaluate", "--train", bad, "--runs", "1"], tmp_path, "rsrp_setb", "NaN")

@@ -16,7 +16,7 @@ from beamsim.cli.main import app
 from beamsim.scenarios import load_scenario, scenario_to_toml
 from beamsim.sequences import beam_change_rate, read_sequences
 from beamsim.simulation.generate import generate, merge
-from tests.refusal import refused
+from tests.refusal import edited_copy, refused
 
 
 def small(samples: int = 64, speeds=(3.0, 30.0), **link):
@@ -184,3 +184,55 @@ def test_evaluate_reports_every_horizon_beside_both_references(tracks, model):
     for h in doc["horizons"]:
         assert h["model"] == model and h["num_classes"] == 32 and h["input_shape"] == [8, 4, 8]
         assert set(h["last_beam_held"]) >= {"top1", "rsrp_loss_db"} and "top1" in h["reference"]
+
+
+def _rehash_tracks(path: Path) -> Path:
+    """Recompute a sequence file's ``sha256`` from its arrays, so it matches (what a forger does)."""
+    import h5py
+
+    from beamsim.dataset import arrays_checksum
+    from beamsim.sequences import SequenceArrays
+
+    with h5py.File(path, "a") as f:
+        f.attrs["sha256"] = arrays_checksum(SequenceArrays(**{name: f[name][()] for name in f}))
+    return path
+
+
+def _replace(f, name: str, value) -> None:
+    del f[name]
+    f[name] = value
+
+
+@pytest.mark.parametrize("edit,rehash,needle", [
+    (lambda f: f.create_dataset("extra", data=np.zeros(3)), False, "extra"),
+    (lambda f: _replace(f, "label", f["label"][()][:, :2]), True, "label"),
+    (lambda f: _replace(f, "rsrp", np.where(np.arange(12)[None, :, None, None] == 3, np.nan, f["rsrp"][()])), True,
+     "NaN"),
+    (lambda f: _replace(f, "speed", f["speed"][()] + 1.0), False, "checksum"),
+], ids=["foreign-dataset", "labels-of-other-horizons", "nan-behind-a-valid-checksum", "edited-without-checksum"])
+def test_a_hostile_sequence_file_is_one_line(tracks, tmp_path, edit, rehash, needle):
+    bad = edited_copy(tracks, tmp_path, edit)
+    if rehash:
+        _rehash_tracks(bad)
+    refused(["info", bad], tmp_path, str(bad), needle)
+    refused(["evaluate", "--train", bad, "--runs", "1"], tmp_path, str(bad))
+
+
+def test_a_sequence_file_is_tested_on_its_own_split_only(tracks, tmp_path):
+    refused(["evaluate", "--train", tracks, "--test", tracks, "--runs", "1"], tmp_path,
+            "tested on its own test split, per horizon")
+
+
+def test_read_sequences_refuses_a_static_data_set(tiny_dataset):
+    from beamsim.errors import DataFileError
+
+    with pytest.raises(DataFileError, match="not a beamsim sequence file"):
+        read_sequences(tiny_dataset)
+
+
+def test_a_trajectory_needs_the_tr38901_back_end(tmp_path):
+    text = scenario_to_toml(load_scenario("street-canyon")) + "\n[trajectory]\nhistory = 4\n"
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    refused(["generate", "--scenario", path, "--samples", "16", "--out", tmp_path / "x.h5"], tmp_path,
+            "runs on the tr38901 back-end")
