@@ -239,9 +239,6 @@ class Scenario:
             _check(self.link is not None, "a tr38901 scenario needs a [link] table")
         else:
             _check(self.rt is not None, "an rt scenario needs an [rt] table")
-        if self.trajectory is not None:
-            _check(self.backend == "tr38901", "a [trajectory] runs on the tr38901 back-end; "
-                   "trajectories in the Sionna RT scenes are not built yet")
         if self.side != "ue":
             _check(self.bs_array is not None, f"beams.side = {self.side!r} needs a [bs_array] table")
             _check(self.side != "bs" or self.ue_array.num_rows * self.ue_array.num_cols == 1,

@@ -228,11 +228,3 @@ def test_read_sequences_refuses_a_static_data_set(tiny_dataset):
 
     with pytest.raises(DataFileError, match="not a beamsim sequence file"):
         read_sequences(tiny_dataset)
-
-
-def test_a_trajectory_needs_the_tr38901_back_end(tmp_path):
-    text = scenario_to_toml(load_scenario("street-canyon")) + "\n[trajectory]\nhistory = 4\n"
-    path = tmp_path / "bad.toml"
-    path.write_text(text)
-    refused(["generate", "--scenario", path, "--samples", "16", "--out", tmp_path / "x.h5"], tmp_path,
-            "runs on the tr38901 back-end")

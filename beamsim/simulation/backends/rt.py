@@ -3,7 +3,9 @@
 Each batch drops UEs in the scenario's area (uniformly on the outdoor ground, or from a
 radio map), points their 8x8 arrays at the transmitter with jitter, traces all of them in one
 :class:`sionna.rt.PathSolver` call with ``synthetic_array=True``, drops receivers without any
-path and draws replacements until the batch is full. Everything is derived from the batch seed.
+path and draws replacements until the batch is full. With a ``[trajectory]`` each UE is a track
+(:mod:`~beamsim.simulation.backends.rt_tracks`) and all its instants go into the same call.
+Everything is derived from the batch seed.
 
 With ``beams.side = "bs"``/``"pair"`` the transmitter carries the ``[bs_array]`` panel, facing
 the centre of ``rt.area`` at UE height (:attr:`RTBackend.tx_orientation`), and ``a`` has a BS
@@ -33,6 +35,7 @@ from beamsim.errors import ScenarioError
 from beamsim.scenarios import Scenario
 from beamsim.simulation.backends.base import ChannelBatch, facing_orientations
 from beamsim.simulation.backends.rt_paths import canonical_path_order, compact_paths
+from beamsim.simulation.backends.rt_tracks import draw_tracks, track_orientations
 from beamsim.simulation.llvm import import_sionna_rt
 
 __all__ = ["RTBackend", "TraceResult", "bundled_scenes", "EMPTY_SCENE"]
@@ -54,7 +57,6 @@ _RADIO_MAP_MAX_CELLS = 40_000
 
 #: Replacement rounds before a batch that cannot be filled is given up.
 _MAX_ROUNDS = 30
-
 #: Chunks of candidate positions tried per round before the area is declared empty.
 _MAX_DRAW_CHUNKS = 50
 
@@ -79,7 +81,8 @@ class TraceResult:
             array, per (UE antenna, BS antenna) pair, index = rx * num_bs_ant + tx; zero for
             unused path slots. ``|a|^2`` is the path gain including both antenna patterns.
         los: [n] bool, a path without any interaction exists.
-        reached: [n] bool, at least one path exists (some ``a`` is non-zero).
+        reached: [n] bool, at least one path exists (some ``a`` is non-zero) and every
+            coefficient is finite.
         seconds: wall time inside the Sionna calls [s].
     """
 
@@ -228,7 +231,7 @@ class RTBackend:
         finally:
             self._scene.remove(names)
         a = a.to(self.device).clone()
-        reached = (a != 0).flatten(1).any(1)
+        reached = (a != 0).flatten(1).any(1) & torch.isfinite(torch.view_as_real(a)).flatten(1).all(1)
         return TraceResult(a=a, los=los.to(self.device) & reached, reached=reached, seconds=seconds)
 
     # ------------------------------------------------------------- UE drops
@@ -328,23 +331,24 @@ class RTBackend:
 
     # ---------------------------------------------------------------- batch
     def sample(self, seed: int) -> ChannelBatch:
-        """Exactly ``batch_size`` UE channels, fully determined by ``seed``.
+        """Exactly ``batch_size`` UE channels (tracks with a ``[trajectory]``), fully determined by ``seed``.
 
         Returns:
-            :class:`ChannelBatch` with ``a`` [batch_size, num_ant, num_paths] complex64 (paths
-            with a non-zero coefficient first in each row; the path axis is as long as the
-            longest row needs), ``ue_pos`` [batch_size, 3] float32 relative to the transmitter
-            [m], ``los`` [batch_size] bool and ``sionna_seconds``.
+            :class:`ChannelBatch`: ``a`` [rows, num_ant, num_paths] complex64 (each row's paths
+            first), ``ue_pos`` [rows, 3] float32 relative to the transmitter [m], ``los`` [rows];
+            rows = ``batch_size``, or ``batch_size`` x T (track-major, every instant with a path).
 
         Raises:
             ScenarioError: receivers keep having no path (e.g. the transmitter is inside a
                 building), so the batch cannot be filled.
         """
-        ua = self.scenario.ue_array
+        ua, traj = self.scenario.ue_array, self.scenario.trajectory
+        t = 1 if traj is None else traj.instants
         tx = torch.as_tensor(self._tx_position, dtype=torch.float64)
         kept_a: list[torch.Tensor] = []
         kept_pos: list[np.ndarray] = []
         kept_los: list[torch.Tensor] = []
+        kept_motion: list[np.ndarray] = []
         have, seconds = 0, 0.0
         for round_ in range(_MAX_ROUNDS):
             need = self.batch_size - have
@@ -354,30 +358,43 @@ class RTBackend:
             n_draw = need if round_ == 0 else 2 * need + 4
             pos, took = self.draw_positions(n_draw, derive_seed(seed, "drop", round_))
             generator = make_generator(derive_seed(seed, "orientation", round_))
-            orientation = facing_orientations(torch.as_tensor(pos), tx, ua.jitter_bearing_deg, ua.jitter_tilt_deg,
-                                              generator=generator, bearing_offset_deg=ua.bearing_offset_deg,
-                                              tilt_offset_deg=ua.tilt_offset_deg)
-            traced = self.trace(pos, orientation, derive_seed(seed, "paths", round_))
+            if traj is None:
+                orientation = facing_orientations(torch.as_tensor(pos), tx, ua.jitter_bearing_deg, ua.jitter_tilt_deg,
+                                                  generator=generator, bearing_offset_deg=ua.bearing_offset_deg,
+                                                  tilt_offset_deg=ua.tilt_offset_deg)
+            else:
+                tracks = draw_tracks(pos, self.scenario, np.random.default_rng(derive_seed(seed, "trajectory", round_)),
+                                     self._accept)
+                pos, motion = tracks.pos.reshape(-1, 3), np.stack([tracks.speed, tracks.heading], axis=1)
+                orientation = track_orientations(torch.as_tensor(tracks.pos), tx, self.scenario, generator)
+            traced = self.trace(pos, orientation.reshape(-1, 3), derive_seed(seed, "paths", round_))
             seconds += took + traced.seconds
-            reached = traced.reached.cpu()
-            self.traced_total += n_draw
-            self.dropped_total += int((~reached).sum())
+            reached = traced.reached.cpu().reshape(-1, t).all(1)
+            self.traced_total += reached.numel() * t
+            self.dropped_total += int((~reached).sum()) * t
             index = torch.nonzero(reached).flatten()[:need]
-            if round_ == 0 and index.numel() == 0:
-                raise ScenarioError(f"rt: none of {n_draw} receivers has a path to the transmitter at "
+            if round_ == 0 and index.numel() == 0 and len(pos):
+                raise ScenarioError(f"rt: none of {len(pos)} receivers has a path to the transmitter at "
                                     f"{self.settings.tx_position} in scene {self.settings.scene!r}; "
                                     f"is the transmitter inside a building?")
-            kept_a.append(traced.a[index.to(traced.a.device)])
-            kept_los.append(traced.los[index.to(traced.los.device)])
-            kept_pos.append(pos[index.numpy()])
+            rows = (index[:, None] * t + torch.arange(t)).flatten()
+            kept_a.append(traced.a[rows.to(traced.a.device)])
+            kept_los.append(traced.los[rows.to(traced.los.device)])
+            kept_pos.append(pos[rows.numpy()])
+            if traj is not None:
+                kept_motion.append(motion[index.numpy()])
             have += index.numel()
         if have < self.batch_size:
-            raise ScenarioError(f"rt: could not find {self.batch_size} receivers with a path in {_MAX_ROUNDS} rounds "
-                                f"(scene {self.settings.scene!r}); check rt.tx_position and rt.area")
+            raise ScenarioError(f"rt: could not find {self.batch_size} {'tracks' if traj else 'receivers'} with a path "
+                                f"in {_MAX_ROUNDS} rounds (scene {self.settings.scene!r}); check rt.tx_position and rt.area")
         a = compact_paths(kept_a)
         if self.scenario.side != "ue":  # [n, rx_ant * tx_ant, p] -> [n, rx_ant, tx_ant, p]
             bs = self.scenario.bs_array
             a = a.reshape(a.shape[0], -1, bs.num_rows * bs.num_cols, a.shape[-1])
         ue_pos = torch.as_tensor(np.concatenate(kept_pos) - self._tx_position, dtype=torch.float32)
-        return ChannelBatch(a=a, ue_pos=ue_pos.to(self.device), los=torch.cat(kept_los).to(self.device),
-                            sionna_seconds=seconds)
+        batch = ChannelBatch(a=a, ue_pos=ue_pos.to(self.device), los=torch.cat(kept_los).to(self.device),
+                             sionna_seconds=seconds, instants=t)
+        if traj is not None:
+            motion = torch.as_tensor(np.concatenate(kept_motion), dtype=torch.float32)
+            batch.speed, batch.heading = motion[:, 0].to(self.device), motion[:, 1].to(self.device)
+        return batch
