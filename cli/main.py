@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from beamsim.cli import bench, compress, distill, evaluate, generate, info, scenarios, study
+from beamsim.cli import bench, compress, distill, evaluate, export, generate, import_data, info, scenarios, study
 from beamsim.cli._errors import ErrorMappingGroup
 from beamsim.cli._signals import sigterm_raises
 
@@ -31,7 +31,8 @@ def _root(ctx: typer.Context,
     ctx.obj = {"debug": debug}
 
 
-for _commands in (generate.app, info.app, scenarios.app, evaluate.app, distill.app, compress.app):
+for _commands in (generate.app, import_data.app, export.app, info.app, scenarios.app, evaluate.app, distill.app,
+                  compress.app):
     app.add_typer(_commands)  # top-level commands
 app.add_typer(study.app, name="study")
 app.add_typer(bench.app, name="bench")
