@@ -14,8 +14,8 @@ from typing import Annotated, Optional
 
 import typer
 
-__all__ = ["DeviceOpt", "SeedOpt", "JsonOpt", "DebugOpt", "OptionalPath", "value", "Mask", "Split", "Encoding",
-           "Objective", "StudyObjective", "QuantizerName", "GridQuantizer", "InitName", "DatasetName", "Precision", "AugmentName", "DEFAULT_ENCODING_NAME"]
+__all__ = ["DeviceOpt", "SeedOpt", "JsonOpt", "DebugOpt", "OptionalPath", "value", "Mask", "Split", "Executor",
+           "ExecutorOpt", "AddressOpt", "CpusPerTaskOpt", "Encoding", "Objective", "StudyObjective", "QuantizerName", "GridQuantizer", "InitName", "DatasetName", "Precision", "AugmentName", "DEFAULT_ENCODING_NAME"]
 
 
 class Mask(StrEnum):
@@ -23,6 +23,20 @@ class Mask(StrEnum):
 
     fixed = "fixed"
     random = "random"
+
+
+class Executor(StrEnum):
+    """``--executor``: where independent shards or study points run."""
+
+    serial = "serial"
+    ray = "ray"
+
+
+ExecutorOpt = Annotated[Executor, typer.Option(
+    "--executor", help="serial (here, in order) or ray (independent work as Ray tasks; `pip install beamsim[ray]`).")]
+AddressOpt = Annotated[Optional[str], typer.Option(
+    "--address", help="With --executor ray: a running Ray cluster (default: a local instance for this command).")]
+CpusPerTaskOpt = Annotated[int, typer.Option("--cpus-per-task", help="With --executor ray: CPU cores each task declares.")]
 
 
 class Split(StrEnum):

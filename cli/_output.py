@@ -38,7 +38,8 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
 def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator[Any]:
     """A rich progress bar on stderr; yields a callable ``advance(n)``.
 
-    Disabled (a no-op) for ``--json`` runs so that stdout carries only the document.
+    Disabled (a no-op) for ``--json`` runs so that stdout carries only the document. When the
+    run fails, the bar is taken away before the error is reported.
     """
     if not enabled:
         yield lambda n=1: None
@@ -47,4 +48,8 @@ def progress_bar(description: str, total: int, enabled: bool = True) -> Iterator
                TimeElapsedColumn(), TimeRemainingColumn()]
     with Progress(*columns, console=stderr, transient=False) as prog:
         task = prog.add_task(description, total=total)
-        yield lambda n=1: prog.advance(task, n)
+        try:
+            yield lambda n=1: prog.advance(task, n)
+        except BaseException:
+            prog.remove_task(task)  # a failed run leaves its one error line, not a half-drawn bar
+            raise

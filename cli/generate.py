@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._options import DeviceOpt, JsonOpt, Mask, SeedOpt, Split, value
+from beamsim.cli._options import (AddressOpt, CpusPerTaskOpt, DeviceOpt, Executor, ExecutorOpt, JsonOpt, Mask, SeedOpt,
+                                  Split, value)
 from beamsim.cli._output import print_json, print_table, progress_bar, stderr
 
 __all__ = ["generate_cmd", "merge_cmd"]
@@ -24,6 +25,10 @@ def generate_cmd(
     mask: Annotated[Optional[Mask], typer.Option("--mask", help="fixed (checkerboard Set B) or random (per sample).")] = None,
     split: Annotated[Optional[Split], typer.Option("--split", help="random, or blocks (spatial 40 m blocks).")] = None,
     shard: Annotated[Optional[str], typer.Option("--shard", help="Run only shard i/n (0-based); join with `beamsim merge`.")] = None,
+    executor: ExecutorOpt = Executor.serial,
+    shards: Annotated[Optional[int], typer.Option("--shards", help="With --executor ray: K shards (default: one per CPU of the Ray cluster).")] = None,
+    address: AddressOpt = None,
+    cpus_per_task: CpusPerTaskOpt = 1,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     json_output: JsonOpt = False,
@@ -39,11 +44,23 @@ def generate_cmd(
         raise ValueError(f"--samples must be a positive integer, not {samples}")
     scn = load_scenario(scenario).with_overrides(samples=samples, mask=value(mask), split=value(split))
     shard_t = parse_shard(shard)
-    dev = resolve_device(device)
-    out = check_writable(default_output(scn, shard_t) if out is None else out)
-    label = f"generate {scn.name}" + (f" shard {shard}" if shard_t else "")
-    with progress_bar(label, total=scn.dataset.samples, enabled=not json_output) as advance:
-        result = generate(scn, out, seed=seed, device=dev, shard=shard_t, progress=advance)
+    if executor is Executor.ray:
+        if shard_t is not None:
+            raise ValueError("--shard runs one shard here; with --executor ray use --shards K for all of them")
+        from beamsim.simulation.ray_generate import generate_on_ray
+
+        out = check_writable(default_output(scn) if out is None else out)
+        with progress_bar(f"generate {scn.name} on ray", total=scn.dataset.samples, enabled=not json_output) as advance:
+            result = generate_on_ray(scn, out, shards=shards, address=address, seed=seed, device=device,
+                                     cpus_per_task=cpus_per_task, progress=advance)
+    else:
+        if shards is not None or address is not None:
+            raise ValueError("--shards and --address go with --executor ray")
+        dev = resolve_device(device)
+        out = check_writable(default_output(scn, shard_t) if out is None else out)
+        label = f"generate {scn.name}" + (f" shard {shard}" if shard_t else "")
+        with progress_bar(label, total=scn.dataset.samples, enabled=not json_output) as advance:
+            result = generate(scn, out, seed=seed, device=dev, shard=shard_t, progress=advance)
     if json_output:
         print_json(result)
         return

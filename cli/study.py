@@ -13,7 +13,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from beamsim.cli._options import DEFAULT_ENCODING_NAME, DeviceOpt, Encoding, GridQuantizer, JsonOpt, SeedOpt, StudyObjective, value
+from beamsim.cli._options import (DEFAULT_ENCODING_NAME, AddressOpt, CpusPerTaskOpt, DeviceOpt, Encoding, Executor,
+                                  ExecutorOpt, GridQuantizer, JsonOpt, SeedOpt, StudyObjective, value)
 from beamsim.cli._output import print_json, print_table, stderr, stdout
 
 __all__ = ["app"]
@@ -36,7 +37,7 @@ QuantizerOpt = Annotated[GridQuantizer, typer.Option("--quantizer", help="Quanti
 
 def _settings(name: str, data: Path, out: Path | None, runs: int, iterations: int | None, objective: str | None,
               epochs: int | None, encoding: str, config: Path | None, cache_dir: Path | None, seed: int,
-              device: str):
+              device: str, executor: Executor = Executor.serial, address: str | None = None, cpus_per_task: int = 1):
     from beamsim.distill.config import resolve_config
     from beamsim.experiments.studies.settings import StudySettings
 
@@ -46,7 +47,8 @@ def _settings(name: str, data: Path, out: Path | None, runs: int, iterations: in
     base = resolve_config("beam", config, objective=objective) if config is not None else None
     return StudySettings(data=data, out=out if out is not None else Path("runs") / f"study-{name}", runs=runs,
                          epochs=epochs, iterations=iterations, objective=objective, encoding=encoding, config=base,
-                         seed=seed, device=device, cache_dir=cache_dir)
+                         seed=seed, device=device, cache_dir=cache_dir, executor=value(executor), address=address,
+                         cpus_per_task=cpus_per_task)
 
 
 def _progress(text: str) -> None:
@@ -103,6 +105,9 @@ def rate_distortion_cmd(
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
+    executor: ExecutorOpt = Executor.serial,
+    address: AddressOpt = None,
+    cpus_per_task: CpusPerTaskOpt = 1,
     json_output: JsonOpt = False,
 ) -> None:
     """Top-1 against total payload bits over a grid of spc x bits, and the best configuration per budget."""
@@ -111,7 +116,7 @@ def rate_distortion_cmd(
 
     spcs, bit_list = parse_int_list(spc, "--spc", 1), parse_int_list(bits, "--bits", 1, 8)
     settings = _settings("rate-distortion", data, out, runs, iterations, objective, epochs, encoding, config,
-                         cache_dir, seed, device)
+                         cache_dir, seed, device, executor, address, cpus_per_task)
     result = rate_distortion_study(settings, spc=spcs, bits=bit_list, quantizer=value(quantizer), include_full=include_full,
                                    progress=_progress)
     columns = [("point", lambda r: r["name"]), ("spc", lambda r: r["spc"] if r["spc"] is not None else "all"),
@@ -144,6 +149,9 @@ def imbalance_cmd(
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
+    executor: ExecutorOpt = Executor.serial,
+    address: AddressOpt = None,
+    cpus_per_task: CpusPerTaskOpt = 1,
     json_output: JsonOpt = False,
 ) -> None:
     """Initialisation with vs. without replacement for classes short of spc: top-1 and macro F1 against bits."""
@@ -154,7 +162,7 @@ def imbalance_cmd(
         raise ValueError(f"--spc must be >= 1, not {spc}")
     bit_list = parse_int_list(bits, "--bits", 1, 8)
     settings = _settings("imbalance", data, out, runs, iterations, objective, epochs, encoding, config, cache_dir,
-                         seed, device)
+                         seed, device, executor, address, cpus_per_task)
     result = imbalance_study(settings, spc=spc, bits=bit_list, quantizer=value(quantizer), progress=_progress)
     columns = [("bits", lambda r: r["bits"]), ("replacement", lambda r: "with" if r["replacement"] else "without"),
                ("samples", lambda r: f"{r['num_samples']:,}"), ("payload", lambda r: _bits(r["payload_bits"])),
@@ -180,6 +188,9 @@ def baselines_cmd(
     cache_dir: CacheDirOpt = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
+    executor: ExecutorOpt = Executor.serial,
+    address: AddressOpt = None,
+    cpus_per_task: CpusPerTaskOpt = 1,
     json_output: JsonOpt = False,
 ) -> None:
     """Full data, coresets, distillation, PTQ and QuADD quantizers at one spc and bit width: table and figure."""
@@ -189,7 +200,7 @@ def baselines_cmd(
     (spc,) = parse_int_list([spc], "--spc", 1)
     (bits,) = parse_int_list([bits], "--bits", 2, 8)
     settings = _settings("baselines", data, out, runs, iterations, objective, epochs, encoding, config, cache_dir,
-                         seed, device)
+                         seed, device, executor, address, cpus_per_task)
     result = baselines_study(settings, spc=spc, bits=bits, methods=methods, progress=_progress)
     columns = [("method", lambda r: r["label"]), ("samples", lambda r: f"{r['num_samples']:,}"),
                ("payload", lambda r: _bits(r["payload_bits"])), ("ratio", lambda r: _ratio(r["compression_ratio"])),

@@ -191,25 +191,46 @@ def generate(scenario: str | Scenario = "umi", out: str | Path | None = None, *,
     Returns:
         A summary: path, samples, split sizes, classes present, timing.
     """
+    scenario = prepare_scenario(scenario, samples, mask, split)
+    shard_t = parse_shard(shard) if isinstance(shard, (str, type(None))) else tuple(shard)
+    out = default_output(scenario, shard_t) if out is None else Path(out)
+    check_writable(out)  # fail before minutes of simulation, not after
+    arrays, stats = simulate_run(scenario, seed, device, shard_t, progress)
+    return write_run(scenario, out, seed, arrays, stats, shard_t)
+
+
+def prepare_scenario(scenario: str | Scenario, samples: int | None = None, mask: str | None = None,
+                     split: str | None = None) -> Scenario:
+    """The scenario of a run: loaded by name or path, with the overrides of :func:`generate`."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if samples is not None and (not isinstance(samples, (int, np.integer)) or samples < 1):
         raise ValueError(f"--samples must be a positive integer, not {samples}")
-    scenario = scenario.with_overrides(samples=samples, mask=mask, split=split)
-    shard_t = parse_shard(shard) if isinstance(shard, (str, type(None))) else tuple(shard)
-    out = default_output(scenario, shard_t) if out is None else Path(out)
-    check_writable(out)  # fail before minutes of simulation, not after
+    return scenario.with_overrides(samples=samples, mask=mask, split=split)
+
+
+def simulate_run(scenario: Scenario, seed: int, device: torch.device | str | None = None,
+                 shard: tuple[int, int] | None = None, progress: Callable[[int], None] | None = None) -> tuple:
+    """The arrays of a run or shard (tracks with a ``[trajectory]``), and its stats."""
+    if scenario.trajectory is not None:
+        from beamsim.simulation.tracks import simulate_tracks
+
+        return simulate_tracks(scenario, seed, device=device, shard=shard, progress=progress)
+    return simulate(scenario, seed, device=device, shard=shard, progress=progress)
+
+
+def write_run(scenario: Scenario, out: Path, seed: int, arrays, stats: GenerationStats,
+              shard: tuple[int, int] | None = None) -> dict:
+    """Assign the split and write the run's (or shard's) file; its summary."""
     if scenario.trajectory is not None:
         from beamsim.sequences import write_sequences
-        from beamsim.simulation.tracks import simulate_tracks, track_attrs, track_summary
+        from beamsim.simulation.tracks import track_attrs, track_summary
 
-        tracks, stats = simulate_tracks(scenario, seed, device=device, shard=shard_t, progress=progress)
-        tracks.split = assign_split(tracks.ue_pos[:, 0], scenario.dataset, seed)
-        write_sequences(out, tracks, {**_attrs(scenario, seed, _shard_attrs(shard_t, stats)), **track_attrs(scenario)})
-        return track_summary(out, tracks, stats)
-    arrays, stats = simulate(scenario, seed, device=device, shard=shard_t, progress=progress)
+        arrays.split = assign_split(arrays.ue_pos[:, 0], scenario.dataset, seed)
+        write_sequences(out, arrays, {**_attrs(scenario, seed, _shard_attrs(shard, stats)), **track_attrs(scenario)})
+        return track_summary(out, arrays, stats)
     arrays.split = assign_split(arrays.ue_pos, scenario.dataset, seed)
-    write_dataset(out, arrays, _attrs(scenario, seed, _shard_attrs(shard_t, stats)))
+    write_dataset(out, arrays, _attrs(scenario, seed, _shard_attrs(shard, stats)))
     return summary(out, arrays, stats)
 
 

@@ -24,6 +24,7 @@ fix; a refusal would only ask the user to delete the file by hand. (The expert c
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import json
 import math
@@ -144,22 +145,27 @@ def _pct(stats: Mapping[str, float]) -> str:
 
 
 def run_points(ctx: StudyContext, points: Sequence[Point]) -> list[dict]:
-    """Run (or load) every point, in order; one progress line per point.
+    """Run (or load) every point; one progress line per point.
+
+    With ``executor = "serial"`` the points run in order, here. With ``"ray"`` the cached points
+    are loaded first and the others run as Ray tasks (:mod:`beamsim.distributed`); each record
+    is written by this process as its task finishes, so an interrupted study resumes from the
+    points already done, and no two tasks ever write one point file.
 
     Returns:
-        one record per point (the content of its JSON file, with ``cached`` True when it
-        was loaded rather than computed).
+        one record per point, in the given order (the content of its JSON file, with ``cached``
+        True when it was loaded rather than computed).
     """
     names = [p.name for p in points]
     if len(set(names)) != len(names):
         raise ValueError(f"point names must be unique: {names}")
-    records = []
+    records: list[dict | None] = []
+    todo: list[int] = []
     total = len(points)
-    for i, point in enumerate(points, 1):
-        key = point.key(ctx)
-        path = point.record_path(ctx)
+    for i, point in enumerate(points):
+        key, path = point.key(ctx), point.record_path(ctx)
         record, problem = _load_record(path, point, key, ctx) if os.path.lexists(path) else (None, None)
-        prefix = f"[{i}/{total}] {point.title}"
+        prefix = f"[{i + 1}/{total}] {point.title}"
         if problem is not None:
             ctx.progress(f"{prefix}: not using {path}: {problem}; computing the point again (the file will be replaced)")
         if record is not None:
@@ -167,16 +173,51 @@ def run_points(ctx: StudyContext, points: Sequence[Point]) -> list[dict]:
             # (a point shared by two studies was written with the other study's columns)
             record.update(cached=True, title=point.title, columns=dict(point.columns))
             ctx.progress(f"{prefix}: cached (top-1 {_pct(record['evaluation']['top1'])})")
-        else:
+        elif ctx.settings.executor == "serial":
             ctx.progress(f"{prefix}: running")
-            record = run_point(ctx, point, key)
-            write_json(path, record)
-            record["cached"] = False
-            spent = ", ".join(f"{k.removesuffix('_s')} {_seconds(v)}" for k, v in record["seconds"].items())
-            reused = ", reused distilled file" if record["reused_file"] else ""
-            ctx.progress(f"{prefix}: top-1 {_pct(record['evaluation']['top1'])} ({spent}{reused})")
+            record = _finished(ctx, point, prefix, run_point(ctx, point, key))
+        else:
+            todo.append(i)
         records.append(record)
-    return records
+    if todo:
+        _run_on_ray(ctx, points, todo, records)
+    return records  # type: ignore[return-value]
+
+
+def _finished(ctx: StudyContext, point: Point, prefix: str, record: dict) -> dict:
+    """Write a computed point's record and report it."""
+    write_json(point.record_path(ctx), record)
+    record["cached"] = False
+    spent = ", ".join(f"{k.removesuffix('_s')} {_seconds(v)}" for k, v in record["seconds"].items())
+    reused = ", reused distilled file" if record["reused_file"] else ""
+    ctx.progress(f"{prefix}: top-1 {_pct(record['evaluation']['top1'])} ({spent}{reused})")
+    return record
+
+
+def _silent(line: str) -> None:
+    """The progress of a point inside a Ray task: the driver reports the point when it is done."""
+
+
+def _point_task(ctx: StudyContext, point: Point, key: str) -> dict:
+    """One Ray task: a point's record (not written; the driver writes it)."""
+    return run_point(ctx, point, key)
+
+
+def _run_on_ray(ctx: StudyContext, points: Sequence[Point], todo: list[int], records: list) -> None:
+    from beamsim.distributed import TaskResources, ray_session, run_tasks
+
+    s = ctx.settings
+    total = len(points)
+    resources = TaskResources.for_device(str(s.device), s.cpus_per_task)
+    worker_ctx = copy.copy(ctx)
+    worker_ctx.progress = _silent
+    ctx.progress(f"{len(todo)} point(s) to compute as Ray tasks")
+    with ray_session(s.address) as ray:
+        def done(index: int, record: dict) -> None:
+            i = todo[index]
+            records[i] = _finished(ctx, points[i], f"[{i + 1}/{total}] {points[i].title}", record)
+
+        run_tasks(ray, _point_task, [(worker_ctx, points[i], points[i].key(ctx)) for i in todo], resources, done)
 
 
 def run_point(ctx: StudyContext, point: Point, key: str) -> dict[str, Any]:

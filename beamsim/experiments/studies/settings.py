@@ -101,6 +101,11 @@ class StudySettings:
         device: ``auto | cpu | cuda`` or a ``torch.device`` (None: the beamsim config's).
         cache_dir: expert-trajectory cache (None: QuADD's default).
         model: evaluation network.
+        executor: ``serial`` (points in order, here) or ``ray`` (uncached points as Ray tasks;
+            the driver alone writes point files). Not part of any point's key: both give the
+            same numbers.
+        address: with ``ray``, a running Ray cluster (None: a local instance for the study).
+        cpus_per_task: with ``ray``, CPU cores each point declares.
     """
 
     data: Path
@@ -115,6 +120,9 @@ class StudySettings:
     device: str | torch.device | None = None
     cache_dir: Path | None = None
     model: str = "beamcnn"
+    executor: str = "serial"
+    address: str | None = None
+    cpus_per_task: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", Path(self.data))
@@ -129,6 +137,10 @@ class StudySettings:
             raise ValueError(f"--iterations must be an integer >= 0, not {self.iterations!r}")
         if self.objective is not None and self.objective not in ("tm", "dm", "dc"):
             raise ValueError(f"unknown objective {self.objective!r} for a study: use tm, dm or dc")
+        if self.executor not in ("serial", "ray"):
+            raise ValueError(f"unknown executor {self.executor!r}: use serial or ray")
+        if self.executor == "serial" and self.address is not None:
+            raise ValueError("--address goes with --executor ray")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"unknown encoding {self.encoding!r}: use attenuation or relative")
 
