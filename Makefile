@@ -16,10 +16,11 @@ $(BIN)/python:
 
 # torch first, pinned to the CPU build that lies on these machines' disk: a bare `torch`
 # would pull a multi-GB CUDA build. Then beamsim with every dependency at the version that
-# constraints.txt pins, so a fresh clone computes the bytes the golden test recorded.
+# constraints.txt pins, so a fresh clone computes the bytes the golden test recorded, and with
+# the optional extras [ray] and [tf], so that their tests run here and in CI.
 $(STAMP): $(BIN)/python pyproject.toml setup.py constraints.txt
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,docs]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,docs,ray,tf]"
 	touch $(STAMP)
 
 # Sionna RT on the CPU needs LLVM >= 16 (Debian's 14/15 abort in Dr.Jit). Install libllvm19

@@ -43,21 +43,30 @@ class TaskResources:
     """What each task declares to Ray's scheduler.
 
     Attributes:
-        cpus: CPU cores per task; the task's torch uses as many threads.
+        cpus: CPU cores per task (what Ray reserves for it).
         gpus: GPUs per task (1 with ``device = "cuda"``, else 0).
+        threads: torch threads inside each task. Float sums can round differently with another
+            thread count, so :meth:`for_device` uses the driver's own: a task then computes the
+            bytes a single process computes on the same kind of machine.
     """
 
     cpus: int = 1
     gpus: int = 0
+    threads: int = 1
 
     def __post_init__(self) -> None:
         if self.cpus < 1:
             raise ValueError(f"CPUs per task must be >= 1, not {self.cpus}")
+        if self.threads < 1:
+            raise ValueError(f"threads per task must be >= 1, not {self.threads}")
 
     @classmethod
     def for_device(cls, device: str, cpus: int = 1) -> "TaskResources":
-        """One GPU per task when ``device`` asks for CUDA, none for ``cpu`` or ``auto``."""
-        return cls(cpus=cpus, gpus=1 if str(device).startswith("cuda") else 0)
+        """``cpus`` cores, one GPU per task when ``device`` asks for CUDA (none for ``cpu`` or
+        ``auto``), and this process's torch thread count."""
+        import torch
+
+        return cls(cpus=cpus, gpus=1 if str(device).startswith("cuda") else 0, threads=torch.get_num_threads())
 
 
 @contextlib.contextmanager
@@ -111,7 +120,7 @@ def run_tasks(ray: Any, fn: Callable, arguments: Sequence[tuple], resources: Tas
         the other tasks are cancelled.
     """
     remote = ray.remote(_call).options(num_cpus=resources.cpus, num_gpus=resources.gpus, max_retries=0)
-    pending = {remote.remote(fn, resources.cpus, tuple(args)): i for i, args in enumerate(arguments)}
+    pending = {remote.remote(fn, resources.threads, tuple(args)): i for i, args in enumerate(arguments)}
     results: list[Any] = [None] * len(pending)
     try:
         while pending:
