@@ -33,7 +33,7 @@ class Executor(StrEnum):
 
 
 ExecutorOpt = Annotated[Executor, typer.Option(
-    "--executor", help="serial (here, in order) or ray (independent work as Ray tasks; `pip install beamsim[ray]`).")]
+    "--executor", help="serial (here, in order) or ray (independent work as Ray tasks; `pip install beamsim\\[ray]`).")]
 AddressOpt = Annotated[Optional[str], typer.Option(
     "--address", help="With --executor ray: a running Ray cluster (default: a local instance for this command).")]
 CpusPerTaskOpt = Annotated[int, typer.Option("--cpus-per-task", help="With --executor ray: CPU cores each task declares.")]

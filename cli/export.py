@@ -56,7 +56,7 @@ def export_tfrecord(source: Path, out: Path) -> dict:
 @app.command("export")
 def export_cmd(
     source: Annotated[Path, typer.Argument(help="A data-set file (beamsim generate or beamsim import).")],
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="npz (the arrays, in the layout beamsim import reads) or tfrecord (needs beamsim[tf]).")] = ExportFormat.npz,
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="npz (the arrays, in the layout beamsim import reads) or tfrecord (needs beamsim\\[tf]).")] = ExportFormat.npz,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Output file (default: <source stem>.npz or .tfrecord beside the source).")] = None,
     json_output: JsonOpt = False,
 ) -> None:
