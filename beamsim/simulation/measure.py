@@ -45,7 +45,10 @@ def pair_rsrp(a: torch.Tensor, tx_codebook: torch.Tensor, rx_codebook: torch.Ten
     Returns:
         [n, num_tx_beams, num_rx_beams] float32, RSRP [dBm]; no power gives -300 dBm.
     """
-    y = torch.einsum("rk,nklp,tl->ntrp", rx_codebook.conj(), a.to(rx_codebook.dtype), tx_codebook.conj())
+    # Two pairwise contractions in a fixed order: a three-operand einsum lets torch reorder
+    # them when the opt_einsum package is installed, which moves the last bits of the result.
+    y = torch.einsum("rk,nklp->nrlp", rx_codebook.conj(), a.to(rx_codebook.dtype))
+    y = torch.einsum("nrlp,tl->ntrp", y, tx_codebook.conj())
     power = (y.real.square() + y.imag.square()).sum(dim=-1)
     rsrp = tx_power_dbm + 10.0 * torch.log10(power.double().clamp_min(1e-300))
     return rsrp.clamp_min(-300.0).float()

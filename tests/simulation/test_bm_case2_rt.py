@@ -11,7 +11,8 @@ import torch
 
 from beamsim.scenarios import load_scenario
 from beamsim.sequences import read_sequences
-from beamsim.simulation.generate import generate, merge
+from beamsim.simulation.generate import generate
+from tests.simulation.tracks_checks import assert_deterministic_and_shardable, instant_correlations
 
 pytestmark = pytest.mark.rt
 
@@ -65,16 +66,7 @@ def test_rt_tracks_are_straight_inside_the_area_and_labelled_per_horizon(tracks)
 
 
 def test_rt_tracks_are_deterministic_and_shards_merge_into_the_whole_run(tracks, tmp_path):
-    again = tmp_path / "again.h5"
-    generate(small(), again, seed=4, device="cpu")
-    assert read_sequences(again)[1]["sha256"] == read_sequences(tracks)[1]["sha256"]
-    parts = [tmp_path / f"s{i}.h5" for i in range(2)]
-    for i, part in enumerate(parts):
-        generate(small(), part, seed=4, device="cpu", shard=f"{i}/2")
-    merge(parts, tmp_path / "merged.h5")
-    whole, merged = read_sequences(tracks)[0], read_sequences(tmp_path / "merged.h5")[0]
-    for name, value in whole.as_dict().items():
-        assert np.array_equal(value, getattr(merged, name)), name
+    assert_deterministic_and_shardable(small(), tracks, 4, tmp_path)
 
 
 def test_a_static_ue_sees_identical_maps_at_every_instant_in_rt(tmp_path):
@@ -85,15 +77,7 @@ def test_a_static_ue_sees_identical_maps_at_every_instant_in_rt(tmp_path):
 
 
 def test_consecutive_rt_instants_are_far_more_correlated_than_random_pairs(tracks):
-    rsrp = read_sequences(tracks)[0].rsrp
-    x = rsrp.reshape(*rsrp.shape[:2], -1)
-    x = x - x.mean(axis=2, keepdims=True)
-
-    def corr(a, b):
-        return float(((a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))).mean())
-
-    consecutive = corr(x[:, 1:], x[:, :-1])
-    shuffled = corr(x[:, 1:], x[np.roll(np.arange(len(x)), 1), 1:])  # instants of another track
+    consecutive, shuffled = instant_correlations(read_sequences(tracks)[0].rsrp)
     assert consecutive > 0.95 and consecutive > shuffled + 0.2, (consecutive, shuffled)
 
 
