@@ -1,11 +1,13 @@
 # beamsim: two set-up commands that work on a fresh machine.
 #   make demo   creates .venv, installs, generates the default data set (umi) and describes it
-#   make test   creates/updates .venv, installs, runs the test suite (the docs build included)
+#   make test   creates/updates .venv, installs (with the [ray] and [tf] extras), runs the test suite
+#               (the docs build included)
 #   make docs   creates/updates .venv, installs, builds the documentation site into site/
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+EXTRAS := $(VENV)/.installed-extras
 
 .PHONY: demo test docs install llvm clean
 
@@ -16,12 +18,17 @@ $(BIN)/python:
 
 # torch first, pinned to the CPU build that lies on these machines' disk: a bare `torch`
 # would pull a multi-GB CUDA build. Then beamsim with every dependency at the version that
-# constraints.txt pins, so a fresh clone computes the bytes the golden test recorded, and with
-# the optional extras [ray] and [tf], so that their tests run here and in CI.
+# constraints.txt pins, so a fresh clone computes the bytes the golden test recorded.
 $(STAMP): $(BIN)/python pyproject.toml setup.py constraints.txt
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,docs,ray,tf]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,docs]"
 	touch $(STAMP)
+
+# The optional extras [ray] and [tf] (Ray; tensorflow-cpu), pinned too: `make test` installs
+# them so that their tests run here and in CI; `make demo` does without them.
+$(EXTRAS): $(STAMP)
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[ray,tf]"
+	touch $(EXTRAS)
 
 # Sionna RT on the CPU needs LLVM >= 16 (Debian's 14/15 abort in Dr.Jit). Install libllvm19
 # with apt when apt is there and no usable libLLVM is found; beamsim points Dr.Jit at it.
@@ -40,7 +47,7 @@ demo: $(STAMP) llvm
 	$(BIN)/beamsim generate --scenario umi
 	$(BIN)/beamsim info data/umi.h5 --plot data/plots
 
-test: $(STAMP) llvm
+test: $(STAMP) $(EXTRAS) llvm
 	$(BIN)/python -m pytest -q
 
 # Strict: a warning (broken link, docstring the API reference cannot parse, failing example) fails
