@@ -34,6 +34,7 @@ def evaluate_cmd(
     precision: Annotated[Precision, typer.Option("--precision", help="bf16 (bfloat16 autocast in training) or fp32.")] = Precision.bf16,
     augment: Annotated[AugmentName, typer.Option("--augment", help="auto (DSA for images, none for beam maps), dsa or none.")] = AugmentName.auto,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Folder for confusion_matrix.png and rsrp_loss_cdf.png.")] = None,
+    joint: Annotated[bool, typer.Option("--joint", help="Sequence files: one network with a head per horizon (default: one network per horizon).")] = False,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     json_output: JsonOpt = False,
@@ -58,9 +59,11 @@ def evaluate_cmd(
     if is_sequence_file(train):
         if test is not None or plot is not None:
             raise ValueError("a sequence file is tested on its own test split, per horizon: leave --test and --plot out")
-        _evaluate_sequences(train, json_output, encoding=encoding or DEFAULT_ENCODING_NAME, model=model, runs=runs,
-                            epochs=epochs, device=dev, seed=seed, precision=precision)
+        _evaluate_sequences(train, json_output, encoding=encoding or DEFAULT_ENCODING_NAME, joint=joint, model=model,
+                            runs=runs, epochs=epochs, device=dev, seed=seed, precision=precision)
         return
+    if joint:
+        raise ValueError("--joint trains a head per horizon of a sequence file (BM-Case2); this is a static data set")
     train_set, test_set = prepare(train, test, encoding, device=dev)  # every file checked before any training
     n_epochs = epochs if epochs is not None else default_epochs(len(train_set))
     with progress_bar(f"evaluate {model or ''}".strip(), total=runs * n_epochs, enabled=not json_output) as advance:
@@ -119,7 +122,8 @@ def _evaluate_sequences(path: Path, json_output: bool, **protocol) -> None:
 
     results = evaluate_sequences(path, **protocol)
     if json_output:
-        print_json({"train": str(path), "horizons": [{"horizon": r.horizon, **r.result.to_dict(),
+        print_json({"train": str(path), "joint": bool(protocol.get("joint")),
+                    "horizons": [{"horizon": r.horizon, **r.result.to_dict(),
                                                       "last_beam_held": r.held} for r in results]})
         return
     first = results[0].result
@@ -130,7 +134,8 @@ def _evaluate_sequences(path: Path, json_output: bool, **protocol) -> None:
                      _fmt("rsrp_loss_db", model["rsrp_loss_db"]), _fmt("top1", ref["top1"]),
                      _fmt("rsrp_loss_db", ref["rsrp_loss_db"]), _fmt("top1", r.held["top1"]),
                      _fmt("rsrp_loss_db", r.held["rsrp_loss_db"])))
-    title = (f"{first.model} per horizon, trained on {path} ({first.train_samples:,} tracks), tested on "
+    how = "with a head per horizon" if protocol.get("joint") else "per horizon"
+    title = (f"{first.model} {how}, trained on {path} ({first.train_samples:,} tracks), tested on "
              f"{first.test_samples:,}; {first.runs} run(s), mean ± std")
     print_table(title, ["horizon", "top-1 (%)", "within 1 dB (%)", "RSRP loss (dB)",
                         f"{first.reference_name}, last instant: top-1 (%)", "RSRP loss (dB)",

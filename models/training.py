@@ -60,7 +60,8 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
     Args:
         model: the network; moved to ``device``.
         x: [N, C, H, W] float32 inputs.
-        y: [N] int64 labels.
+        y: [N] int64 labels, or [N, H] for a network with H heads: its C x H outputs are H
+            blocks of C logits (head ``h`` predicts ``y[:, h]``), trained on the mean loss.
         epochs: passes over the data (>= 1).
         batch_size: samples per step.
         lr: learning rate (see :func:`make_optimizer`).
@@ -84,8 +85,8 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if x.ndim < 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"x must be [N, ...] and y [N], got {list(x.shape)} and {list(y.shape)}")
+    if x.ndim < 2 or y.ndim not in (1, 2) or x.shape[0] != y.shape[0]:
+        raise ValueError(f"x must be [N, ...] and y [N] or [N, heads], got {list(x.shape)} and {list(y.shape)}")
     if x.shape[0] == 0:
         raise ValueError("the training set is empty")
     if not 0.0 <= label_smoothing < 1.0:
@@ -122,6 +123,9 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
                     xb = augment(xb, generator)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
                 logits = model(xb)
+            if yb.ndim == 2:  # H heads: [B, H * C] logits -> [B * H, C] against [B * H] labels
+                logits = logits.reshape(yb.numel(), -1)
+                yb = yb.reshape(-1)
             loss = F.cross_entropy(logits.float(), yb, label_smoothing=label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()

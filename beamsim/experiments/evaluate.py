@@ -68,7 +68,7 @@ _AUGMENT_NAMES = ("auto", "dsa", "none")
 
 
 def evaluate(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet,
-             test: str | Path | TestSet | None = None, model: str | None = None, runs: int = 5,
+             test: str | Path | TestSet | list[TestSet] | None = None, model: str | None = None, runs: int = 5,
              epochs: int | None = None, *,
              device: str | torch.device | None = None, seed: int = 0, encoding: Encoding | None = None,
              batch_size: int = 256, optimizer: OptimizerName = "adamw", lr: float = 1e-3,
@@ -84,7 +84,10 @@ def evaluate(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet
         test: a data-set file whose test split is the test set (or a :class:`TestSet`, e.g.
             :func:`image_test_set`). Default: the training file itself (data-set file) or its
             source data set (distilled file: for an image set, the test split of the data
-            set it records); required with tensors.
+            set it records); required with tensors. A list of H test sets (one per head, the same
+            inputs) with a ``train`` :class:`TrainingSet` whose labels are [N, H] trains one
+            network with H heads (:func:`~beamsim.experiments.protocol.train_runs`) and returns
+            one result per head.
         model: a name from :func:`beamsim.models.list_models`; None: the task's default
             (``beamcnn`` for beam maps; for images the network the set was distilled with,
             else ConvNetD3, ConvNetD5 above 64 x 64).
@@ -110,7 +113,7 @@ def evaluate(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet
 
     Returns:
         an :class:`EvaluationResult` (the task's KPIs: beam KPIs, or top-1/top-5/macro F1
-        for images).
+        for images); a list of them, one per head, for a list of test sets.
 
     Raises:
         ValueError: runs < 1, unknown model, bad protocol values.
@@ -125,18 +128,32 @@ def evaluate(train: str | Path | tuple[torch.Tensor, torch.Tensor] | TrainingSet
     if augment not in _AUGMENT_NAMES:
         raise ValueError(f"augment must be 'auto', 'dsa' or 'none', not {augment!r}")
     dev = resolve_device(device)
-    train_set, test_set = prepare(train, test, encoding, device=dev)
+    heads = None if test is None or isinstance(test, (str, Path, TestSet)) else list(test)
+    if heads is None:
+        train_set, test_set = prepare(train, test, encoding, device=dev)
+    elif not isinstance(train, TrainingSet):
+        raise ValueError("test sets per head need a TrainingSet with labels [N, heads]")
+    else:
+        train_set, test_set = train, heads[0]
     task = test_set.task
     model = model if model is not None else task.default_model(train_set, test_set)
     protocol = Protocol(epochs=int(epochs) if epochs is not None else default_epochs(len(train_set)),
                         batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
                         label_smoothing=label_smoothing, schedule=schedule, precision=precision,
                         augment=task.augmentation(augment, train_set, test_set))
-    done = train_runs(train_set, test_set, protocol, model, int(runs), seed=seed, device=dev,
-                      augment=task.augmenter(protocol.augment), on_epoch=on_epoch)
+    done = train_runs(train_set, test_set if heads is None else heads, protocol, model, int(runs), seed=seed,
+                      device=dev, augment=task.augmenter(protocol.augment), on_epoch=on_epoch)
+    if heads is None:
+        return _result(train_set, test_set, done, model, int(runs), int(seed), dev, protocol)
+    return [_result(train_set, t, d, model, int(runs), int(seed), dev, protocol) for t, d in zip(heads, done)]
+
+
+def _result(train_set: TrainingSet, test_set: TestSet, done: Runs, model: str, runs: int, seed: int,
+            dev: torch.device, protocol: Protocol) -> EvaluationResult:
+    task = test_set.task
     reference = task.reference(test_set)
     return EvaluationResult(
-        model=model, runs=int(runs), seed=int(seed), device=str(dev), protocol=protocol,
+        model=model, runs=runs, seed=seed, device=str(dev), protocol=protocol,
         train=train_set.source, train_kind=train_set.kind, test=str(test_set.path), encoding=test_set.encoding,
         train_samples=len(train_set), test_samples=len(test_set), input_shape=tuple(train_set.x.shape[1:]),
         num_classes=test_set.num_classes, per_run=done.per_run,

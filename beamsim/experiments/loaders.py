@@ -48,7 +48,8 @@ class TrainingSet:
     """Training inputs and where they came from.
 
     Attributes:
-        x: [N, C, H, W] float32 inputs; y: [N] int64 labels.
+        x: [N, C, H, W] float32 inputs; y: [N] int64 labels ([N, H]: one per head of a network
+            with H heads, see :func:`beamsim.experiments.protocol.train_runs`).
         source: path of the file, or ``"tensors"``.
         kind: ``"dataset"``, ``"distilled"`` or ``"tensors"``.
         encoding: input encoding (``relative`` / ``attenuation``) or None if unknown.

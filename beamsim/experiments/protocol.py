@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -106,26 +106,37 @@ class Runs:
     sample_loss: torch.Tensor | None
 
 
-def train_runs(train: TrainingSet, test: TestSet, protocol: Protocol, model: str, runs: int, *, seed: int,
-               device: torch.device, augment: Augment | None = None,
-               on_epoch: Callable[[int, int], None] | None = None) -> Runs:
+def train_runs(train: TrainingSet, test: TestSet | Sequence[TestSet], protocol: Protocol, model: str, runs: int, *,
+               seed: int, device: torch.device, augment: Augment | None = None,
+               on_epoch: Callable[[int, int], None] | None = None) -> Runs | list[Runs]:
     """Train ``runs`` fresh ``model`` networks on ``train`` and score each on ``test``.
 
     Run ``r`` draws its initial weights from ``derive_seed(seed, "evaluate", r, "init")`` and
     its batch order (and redrawn masks) from ``derive_seed(seed, "evaluate", r, "data")``;
     the network at the end of training is scored (``test.task.kpis``), never a best epoch.
 
+    Heads: with a list of H test sets (one per head, all with the same inputs ``x``) and
+    ``train.y`` [N, H], one network with H x C outputs is trained on the mean loss of its H
+    heads (:func:`~beamsim.models.training.train_model`), and head ``i`` is scored on test set
+    ``i``; a list of H :class:`Runs` comes back.
+
     Args:
         augment: the batch transform of ``protocol.augment`` (``test.task.augmenter``).
         on_epoch: progress callback ``on_epoch(run, epoch)``.
     """
-    task = test.task
+    tests = [test] if isinstance(test, TestSet) else list(test)
+    heads = len(tests)
+    if not isinstance(test, TestSet) and (train.y.dim() != 2 or train.y.shape[1] != heads
+                                          or any(t.x.shape != tests[0].x.shape for t in tests)):
+        raise ValueError(f"{heads} heads need labels [N, {heads}] and test sets of one input shape")
+    task, classes = tests[0].task, tests[0].num_classes
     image_size = tuple(train.x.shape[2:])
-    per_run: list[dict[str, float]] = []
+    per_run: list[list[dict[str, float]]] = [[] for _ in tests]
+    predictions: list[list[torch.Tensor]] = [[] for _ in tests]
+    losses: list[list[torch.Tensor]] = [[] for _ in tests]
     seconds: list[float] = []
-    predictions, losses = [], []
     for run in range(int(runs)):
-        net = get_model(model, train.x.shape[1], test.num_classes, image_size)
+        net = get_model(model, train.x.shape[1], classes * heads, image_size)
         reset_parameters(net, torch.Generator().manual_seed(derive_seed(seed, "evaluate", run, "init")))
         data_gen = torch.Generator().manual_seed(derive_seed(seed, "evaluate", run, "data"))
         callback = (lambda epoch, _loss, run=run: on_epoch(run, epoch)) if on_epoch is not None else None
@@ -136,15 +147,18 @@ def train_runs(train: TrainingSet, test: TestSet, protocol: Protocol, model: str
                     redraw=train.redraw, augment=augment, autocast=protocol.precision == "bf16",
                     on_epoch=callback)
         seconds.append(time.perf_counter() - start)
-        scores = predict(net, test.x, device=device)
-        pred = scores.argmax(dim=1)
-        predictions.append(pred)
-        per_run.append(task.kpis(scores, test))
-        loss = task.sample_loss(pred, test)
-        if loss is not None:
-            losses.append(loss)
-    return Runs(per_run=per_run, seconds=seconds, predictions=torch.stack(predictions),
-                sample_loss=torch.stack(losses) if losses else None)
+        every = predict(net, tests[0].x, device=device)
+        for i, t in enumerate(tests):
+            scores = every[:, i * classes:(i + 1) * classes]
+            pred = scores.argmax(dim=1)
+            predictions[i].append(pred)
+            per_run[i].append(task.kpis(scores, t))
+            loss = task.sample_loss(pred, t)
+            if loss is not None:
+                losses[i].append(loss)
+    done = [Runs(per_run=per_run[i], seconds=seconds, predictions=torch.stack(predictions[i]),
+                 sample_loss=torch.stack(losses[i]) if losses[i] else None) for i in range(heads)]
+    return done[0] if isinstance(test, TestSet) else done
 
 
 def mean_std(values: list[float]) -> dict[str, float]:

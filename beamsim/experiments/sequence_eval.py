@@ -1,4 +1,5 @@
-"""Evaluation of a sequence file (BM-Case2): one training per horizon, KPIs per horizon.
+"""Evaluation of a sequence file (BM-Case2): one training per horizon (or one network with a
+head per horizon), KPIs per horizon.
 
 For horizon ``h`` the input of a track is Set B over its first ``history`` instants, the K
 instants as K input channels ([K, E, A]: the masked Set A grid, or [K, kr, kc] wide beams),
@@ -19,6 +20,7 @@ pair built here.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,19 +132,22 @@ class _Tracks:
 
 
 def evaluate_sequences(path: str | Path, horizons: list[int] | None = None, encoding: Encoding = DEFAULT_ENCODING,
-                       **protocol) -> list[HorizonResult]:
-    """Train and test one model per horizon (``protocol``: the keywords of
-    :func:`~beamsim.experiments.evaluate.evaluate`, e.g. ``runs``, ``epochs``, ``model``, ``seed``).
-    The file is read and its history encoded once.
+                       joint: bool = False, **protocol) -> list[HorizonResult]:
+    """Train and test one model per horizon, or one model with a head per horizon (``joint``)
+    (``protocol``: the keywords of :func:`~beamsim.experiments.evaluate.evaluate`, e.g.
+    ``runs``, ``epochs``, ``model``, ``seed``). The file is read and its history encoded once.
 
     Returns:
         One :class:`HorizonResult` per horizon (all the file's when ``horizons`` is None).
     """
     tracks = _Tracks(path, encoding)
-    out = []
-    for h in tracks.horizons if horizons is None else horizons:
-        train, test, held = tracks.sets(h)
-        result = evaluate(train, test, **protocol)
-        out.append(HorizonResult(h, result, beam_kpis(held, test.y, test.rsrp),
-                                 rsrp_loss_db(held.argmax(dim=1), test.rsrp)))
-    return out
+    chosen = tracks.horizons if horizons is None else horizons
+    sets = [tracks.sets(h) for h in chosen]
+    if joint:
+        first = sets[0][0]
+        heads = dataclasses.replace(first, y=torch.stack([train.y for train, _, _ in sets], dim=1))
+        results = evaluate(heads, [test for _, test, _ in sets], **protocol)
+    else:
+        results = [evaluate(train, test, **protocol) for train, test, _ in sets]
+    return [HorizonResult(h, result, beam_kpis(held, test.y, test.rsrp), rsrp_loss_db(held.argmax(dim=1), test.rsrp))
+            for h, result, (_, test, held) in zip(chosen, results, sets)]

@@ -213,3 +213,41 @@ def test_read_sequences_refuses_a_static_data_set(tiny_dataset):
 
     with pytest.raises(DataFileError, match="not a beamsim sequence file"):
         read_sequences(tiny_dataset)
+
+
+def test_one_network_with_a_head_per_horizon(tracks, tmp_path, tiny_dataset):
+    """--joint: one training, one network with 3 heads, each scored at its horizon; with one
+    horizon it is exactly the per-horizon evaluation (same network, same seeds)."""
+    from beamsim.experiments.sequence_eval import evaluate_sequences
+
+    kw = dict(runs=1, epochs=2, model="beamgru", device="cpu", seed=1)
+    joint = evaluate_sequences(tracks, joint=True, **kw)
+    assert [r.horizon for r in joint] == [1, 2, 4]
+    assert len({tuple(r.result.seconds_per_run) for r in joint}) == 1  # one training for all heads
+    labels = read_sequences(tracks)[0].label
+    for i, r in enumerate(joint):
+        assert torch.equal(r.result.labels, torch.from_numpy(labels[read_sequences(tracks)[0].split == 1, i].astype(np.int64)))
+    one = evaluate_sequences(tracks, horizons=[2], joint=True, **kw)[0].result
+    alone = evaluate_sequences(tracks, horizons=[2], **kw)[0].result
+    assert torch.equal(one.predictions, alone.predictions) and one.per_run[0]["top1"] == alone.per_run[0]["top1"]
+    result = CliRunner().invoke(app, ["evaluate", "--train", str(tracks), "--joint", "--runs", "1", "--epochs", "1",
+                                      "--model", "beamgru", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["joint"] is True and [h["horizon"] for h in doc["horizons"]] == [1, 2, 4]
+    refused(["evaluate", "--train", tiny_dataset, "--joint", "--runs", "1"], tmp_path, "--joint", "static data set")
+
+
+def test_train_model_trains_a_head_per_label_column():
+    from beamsim.models.training import train_model
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 1, 2, 2, generator=g)
+    y = torch.stack([(x.flatten(1)[:, 0] > 0).long(), (x.flatten(1)[:, 1] > 0).long()], dim=1)  # [64, 2] heads
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2 * 2))
+    losses = train_model(net, x, y, epochs=40, batch_size=16, lr=0.05, label_smoothing=0.0, generator=g)
+    assert losses[-1] < 0.5 * losses[0]
+    logits = net(x).reshape(64, 2, 2)
+    assert (logits.argmax(dim=2) == y).float().mean() > 0.9  # each head learned its own column
+    with pytest.raises(ValueError, match=r"y \[N\] or \[N, heads\]"):
+        train_model(net, x, y[:, None], epochs=1)
