@@ -29,7 +29,7 @@ from tests.tiny import TINY
 
 BEAMSIM = Path(sys.executable).with_name("beamsim")
 #: Enough iterations (each one checkpointed) that a kill lands in the middle of the loop.
-ITERATIONS = 12  # the stop comes after 1-3 checkpoints: the rest is margin for a slow poll
+ITERATIONS = 30  # the stop comes after 1-3 checkpoints: the rest is margin for a slow poll on a loaded machine
 WAIT_S = 120
 
 
