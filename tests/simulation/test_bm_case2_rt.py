@@ -103,3 +103,25 @@ def test_a_ue_walking_past_the_bs_in_line_of_sight_sweeps_the_beams_in_order_in_
     column = rsrp.amax(dim=1).argmax(dim=1)
     assert bool((column.diff() >= 0).all()), column.tolist()
     assert int(column[-1] - column[0]) >= 6, column.tolist()
+
+
+def test_info_draws_rt_tracks_on_the_buildings_they_stay_out_of(tracks, tmp_path):
+    from beamsim.experiments.track_plots import plot_tracks
+    from beamsim.simulation.backends.rt_map import scene_footprints
+
+    scenario = load_scenario("street-canyon-case2")
+    triangles = scene_footprints(scenario)
+    assert triangles.shape[1:] == (3, 2) and len(triangles) > 0
+    pos = read_sequences(tracks)[0].ue_pos.reshape(-1, 3)[:, :2] + np.asarray(scenario.rt.tx_position[:2])
+    a, b, c = (triangles[:, i][None] for i in range(3))  # [1, m, 2] corners; pos [k, 1, 2]
+    p = pos[:, None]
+
+    def side(u, v, w):
+        return (v[..., 0] - u[..., 0]) * (w[..., 1] - u[..., 1]) - (v[..., 1] - u[..., 1]) * (w[..., 0] - u[..., 0])
+
+    d1, d2, d3 = side(a, b, p), side(b, c, p), side(c, a, p)
+    inside = ~(((d1 < 0) | (d2 < 0) | (d3 < 0)) & ((d1 > 0) | (d2 > 0) | (d3 > 0)))
+    area = np.abs(side(a, b, c))[0] > 1e-6  # walls project to zero-area triangles
+    assert not inside[:, area].any(), "a UE instant lies inside a building's footprint"
+    written = plot_tracks(tracks, tmp_path / "plots")
+    assert [p.name for p in written] == ["tracks.png", "beam_change_rate.png"] and all(p.stat().st_size for p in written)

@@ -136,8 +136,9 @@ class RTBackend:
         self._top_z = float(bbox.max.z) + 10.0 if self._has_geometry else 10.0
 
     # ------------------------------------------------------------------ scene
-    def _scene_file(self) -> str | None:
-        name = self.settings.scene
+    @staticmethod
+    def scene_file(name: str) -> str | None:
+        """The Mitsuba file of ``rt.scene`` ``name`` (None for the empty scene)."""
         if name == EMPTY_SCENE:
             return None
         if name.endswith(".xml"):
@@ -152,7 +153,7 @@ class RTBackend:
 
     def _build_scene(self) -> Any:
         rt, mi, ua = self._rt, self._mi, self.scenario.ue_array
-        scene = rt.load_scene(self._scene_file())
+        scene = rt.load_scene(self.scene_file(self.settings.scene))
         scene.frequency = self.scenario.carrier_frequency
         bs = self.scenario.bs_array if self.scenario.side != "ue" else None
         if bs is None:  # the fixed reference beam: one isotropic, vertically polarized antenna
@@ -203,8 +204,7 @@ class RTBackend:
         num_ant = self.scenario.ue_array.num_rows * self.scenario.ue_array.num_cols * (bs.num_rows * bs.num_cols if bs else 1)
         if n == 0:
             empty = torch.zeros(0, dtype=torch.bool, device=self.device)
-            return TraceResult(torch.zeros(0, num_ant, 0, dtype=torch.complex64, device=self.device),
-                               empty, empty, 0.0)
+            return TraceResult(torch.zeros(0, num_ant, 0, dtype=torch.complex64, device=self.device), empty, empty, 0.0)
         names = [f"beamsim-rx-{i}" for i in range(n)]
         try:
             for name, p, o in zip(names, pos.tolist(), ori.tolist()):
