@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if address is None:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
+    else:
+        _check_reachable(address)
     try:
         ray.init(address=address, **kwargs)
     except ConnectionError as exc:
@@ -92,6 +95,23 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         yield ray
     finally:
         ray.shutdown()
+
+
+#: Seconds to wait for a TCP connection to a cluster's head before giving up.
+CONNECT_TIMEOUT_S = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a ``HOST:PORT`` address nothing answers at, in one line (``ray.init`` would retry
+    for minutes). ``auto`` and ``ray://`` addresses are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise BackendUnavailableError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}; "
+                                      "is `ray start --head` running there?") from None
 
 
 def _call(fn: Callable, threads: int, args: tuple) -> Any:

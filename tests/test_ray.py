@@ -128,3 +128,10 @@ def test_a_study_on_ray_equals_the_serial_study_and_resumes_from_its_cache(tmp_p
     again, lines = _study(tmp_path, tiny_dataset, "ray", "ray")
     assert sum(not p["cached"] for p in again.points) == 1 and victim.exists()
     assert "1 point(s) to compute as Ray tasks" in lines
+
+
+def test_an_unreachable_cluster_is_one_line(tmp_path):
+    """ray.init would retry for minutes; nothing listens on port 1 of this machine."""
+    scenario = small_toml(tmp_path, samples=64)
+    refused(["generate", "--scenario", scenario, "--executor", "ray", "--address", "127.0.0.1:1", "--out",
+             tmp_path / "x.h5"], tmp_path, "cannot reach the Ray cluster at 127.0.0.1:1")
