@@ -11,7 +11,7 @@ import torch
 from beamsim.config import make_generator, resolve_device
 from beamsim.distill.quant import build_quantizer
 
-__all__ = ["bench_quant", "bench_distill"]
+__all__ = ["bench_quant", "bench_distill", "count_iteration_flops"]
 
 
 def _sync(device: torch.device) -> None:
@@ -115,7 +115,9 @@ def bench_distill(train, *, objective: str = "tm", iterations: int = 10, bits: i
     Both variants share every setting (objective, spc, model, experts, batches) except the
     quantizer; experts are trained (or loaded from the cache) before timing. The variants run
     alternately ``repeats`` times; the median seconds per iteration over all their iterations
-    is reported, with ``ratio = quantized / unquantized`` (target <= 1.05).
+    is reported, with ``ratio = quantized / unquantized`` (target <= 1.05), the floating-point
+    operations of one quantized iteration (:func:`count_iteration_flops`) and the rate they were
+    done at.
 
     Args:
         train: labelled data (see :func:`beamsim.distill.quadd.as_tensors`).
@@ -143,6 +145,7 @@ def bench_distill(train, *, objective: str = "tm", iterations: int = 10, bits: i
             if dev.type == "cuda":
                 peak_cuda[name] = max(peak_cuda.get(name, 0.0), torch.cuda.max_memory_allocated(dev) / 2**20)
     med = {name: statistics.median(values) for name, values in seconds.items()}
+    flops = count_iteration_flops(train, variants["quantized"], dev, seed, cache_dir)
     doc = {
         "benchmark": "distill",
         "objective": objective,
@@ -154,6 +157,8 @@ def bench_distill(train, *, objective: str = "tm", iterations: int = 10, bits: i
         "seconds_per_iteration_unquantized": round(med["unquantized"], 4),
         "ratio": round(med["quantized"] / med["unquantized"], 4),
         "target_ratio": 1.05,
+        "gflop_per_iteration": round(flops / 1e9, 3),
+        "achieved_gflop_per_s": round(flops / 1e9 / med["quantized"], 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "device": str(dev),
         "threads": torch.get_num_threads(),
@@ -161,3 +166,26 @@ def bench_distill(train, *, objective: str = "tm", iterations: int = 10, bits: i
     if peak_cuda:
         doc["peak_cuda_mb"] = {k: round(v, 1) for k, v in peak_cuda.items()}
     return doc
+
+
+def count_iteration_flops(train, config, device: torch.device, seed: int = 0, cache_dir=None) -> float:
+    """Floating-point operations of one distillation iteration of ``config`` (quantizer,
+    objective, unrolled student steps and their backward pass), counted by
+    :class:`torch.utils.flop_counter.FlopCounterMode` (matrix products and convolutions, the
+    bulk of the work; element-wise operations are not counted).
+
+    A run of one iteration warms the expert cache; then runs of two iterations and of one are
+    counted and their difference is the second iteration, without the set-up of a run.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from beamsim.distill.quadd import QuADD
+
+    QuADD(config.replace(iterations=1), device=device, seed=seed, cache_dir=cache_dir).fit(train)
+    totals = []
+    for iterations in (2, 1):
+        counter = FlopCounterMode(display=False)
+        with counter:
+            QuADD(config.replace(iterations=iterations), device=device, seed=seed, cache_dir=cache_dir).fit(train)
+        totals.append(counter.get_total_flops())
+    return float(totals[0] - totals[1])

@@ -162,7 +162,8 @@ def test_bench_distill_json(tiny_dataset, tmp_path):
             "--spc", 2, "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    for key in ("seconds_per_iteration_quantized", "seconds_per_iteration_unquantized", "ratio", "peak_rss_mb"):
+    for key in ("seconds_per_iteration_quantized", "seconds_per_iteration_unquantized", "ratio", "peak_rss_mb",
+                "gflop_per_iteration", "achieved_gflop_per_s"):
         assert key in doc
 
 
