@@ -79,14 +79,14 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     left running.
     """
     ray = import_ray()
+    if address is not None:
+        _check_reachable(address)
     if ray.is_initialized():
         yield ray
         return
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if address is None:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
-    else:
-        _check_reachable(address)
     try:
         ray.init(address=address, **kwargs)
     except ConnectionError as exc:
