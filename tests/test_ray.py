@@ -135,3 +135,18 @@ def test_an_unreachable_cluster_is_one_line(tmp_path):
     scenario = small_toml(tmp_path, samples=64)
     refused(["generate", "--scenario", scenario, "--executor", "ray", "--address", "127.0.0.1:1", "--out",
              tmp_path / "x.h5"], tmp_path, "cannot reach the Ray cluster at 127.0.0.1:1")
+
+
+def test_tracks_on_ray_equal_the_single_process_tracks(tmp_path, local_ray):
+    """A sequence file (BM-Case2) goes through the same shards and join."""
+    from beamsim.sequences import read_sequences
+    from beamsim.simulation.ray_generate import generate_on_ray
+
+    base = load_scenario("umi-case2")
+    scenario = dataclasses.replace(base, link=dataclasses.replace(base.link, drops_per_batch=2, ues_per_drop=16),
+                                   dataset=dataclasses.replace(base.dataset, samples=64))
+    generate(scenario, tmp_path / "single.h5", seed=2, device="cpu")
+    result = generate_on_ray(scenario, tmp_path / "ray.h5", shards=2, seed=2, device="cpu")
+    assert (result["shards"], result["samples"], result["instants"]) == (2, 64, 12)
+    assert digest(tmp_path / "ray.h5") == digest(tmp_path / "single.h5")
+    assert read_sequences(tmp_path / "ray.h5")[1]["horizons"].tolist() == [1, 2, 4]
