@@ -117,14 +117,15 @@ def _print_result(result) -> None:
 
 
 def _evaluate_sequences(path: Path, json_output: bool, **protocol) -> None:
-    """One model per horizon of a sequence file (BM-Case2), beside both trivial references."""
+    """One model per horizon (or one with a head per horizon) of a sequence file (BM-Case2),
+    beside both trivial references."""
     from beamsim.experiments.sequence_eval import LAST_BEAM_HELD, evaluate_sequences
 
     results = evaluate_sequences(path, **protocol)
     if json_output:
         print_json({"train": str(path), "joint": bool(protocol.get("joint")),
-                    "horizons": [{"horizon": r.horizon, **r.result.to_dict(),
-                                                      "last_beam_held": r.held} for r in results]})
+                    "horizons": [{"horizon": r.horizon, **r.result.to_dict(), "last_beam_held": r.held}
+                                 for r in results]})
         return
     first = results[0].result
     rows = []
