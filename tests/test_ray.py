@@ -150,3 +150,10 @@ def test_tracks_on_ray_equal_the_single_process_tracks(tmp_path, local_ray):
     assert (result["shards"], result["samples"], result["instants"]) == (2, 64, 12)
     assert digest(tmp_path / "ray.h5") == digest(tmp_path / "single.h5")
     assert read_sequences(tmp_path / "ray.h5")[1]["horizons"].tolist() == [1, 2, 4]
+
+
+def test_importing_beamsim_and_its_ray_modules_does_not_import_ray():
+    code = ("import sys, beamsim, beamsim.distributed, beamsim.simulation.ray_generate, beamsim.cli.main; "
+            "print('ray' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
