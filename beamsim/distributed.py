@@ -57,7 +57,7 @@ class TaskResources:
 
     def __post_init__(self) -> None:
         if self.cpus < 1:
-            raise ValueError(f"CPUs per task must be >= 1, not {self.cpus}")
+            raise ValueError(f"--cpus-per-task must be >= 1, not {self.cpus}")
         if self.threads < 1:
             raise ValueError(f"threads per task must be >= 1, not {self.threads}")
 

@@ -7,19 +7,17 @@ starts and stops its own, as a user's command does.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import h5py
-import numpy as np
 import pytest
 
 from beamsim.scenarios import load_scenario, scenario_to_toml
 from beamsim.simulation.generate import generate
+from tests.golden.test_golden import content_digest
 from tests.refusal import refused
 
 ray = pytest.importorskip("ray")
@@ -36,18 +34,6 @@ def small_toml(folder: Path, samples: int = 128) -> Path:
     path = folder / "umi-ray.toml"
     path.write_text(scenario_to_toml(scenario))
     return path
-
-
-def digest(path: Path) -> str:
-    """sha256 of a data-set file's arrays and attributes, without its creation time."""
-    h = hashlib.sha256()
-    with h5py.File(path, "r") as f:
-        for key in sorted(f.attrs):
-            if key != "created":
-                h.update(key.encode() + repr(f.attrs[key]).encode())
-        for name in sorted(f):
-            h.update(name.encode() + f[name][()].tobytes())
-    return h.hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +56,7 @@ def test_generate_on_ray_writes_the_bytes_of_a_single_process_run(tmp_path):
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert (result["executor"], result["shards"], result["samples"]) == ("ray", 2, 128)
-    assert digest(out) == digest(single)
+    assert content_digest(out) == content_digest(single)
 
 
 def test_a_failing_shard_is_one_line_and_writes_nothing(tmp_path, local_ray):
@@ -148,7 +134,7 @@ def test_tracks_on_ray_equal_the_single_process_tracks(tmp_path, local_ray):
     generate(scenario, tmp_path / "single.h5", seed=2, device="cpu")
     result = generate_on_ray(scenario, tmp_path / "ray.h5", shards=2, seed=2, device="cpu")
     assert (result["shards"], result["samples"], result["instants"]) == (2, 64, 12)
-    assert digest(tmp_path / "ray.h5") == digest(tmp_path / "single.h5")
+    assert content_digest(tmp_path / "ray.h5") == content_digest(tmp_path / "single.h5")
     assert read_sequences(tmp_path / "ray.h5")[1]["horizons"].tolist() == [1, 2, 4]
 
 
@@ -157,3 +143,20 @@ def test_importing_beamsim_and_its_ray_modules_does_not_import_ray():
             "print('ray' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+def test_bad_executor_options_are_one_line(tmp_path, tiny_dataset):
+    scenario = small_toml(tmp_path, samples=64)
+    refused(["generate", "--scenario", scenario, "--executor", "ray", "--cpus-per-task", "0", "--out",
+             tmp_path / "x.h5"], tmp_path, "--cpus-per-task must be >= 1")
+    study = ["study", "baselines", "--data", tiny_dataset, "--methods", "random", "--spc", "1", "--runs", "1",
+             "--out", tmp_path / "study"]
+    refused([*study, "--executor", "ray", "--cpus-per-task", "0"], tmp_path, "--cpus-per-task must be an integer >= 1")
+    refused([*study, "--address", "127.0.0.1:6379"], tmp_path, "--address goes with --executor ray")
+
+
+def test_without_ray_installed_the_executor_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    scenario = small_toml(tmp_path, samples=64)
+    refused(["generate", "--scenario", scenario, "--executor", "ray", "--out", tmp_path / "x.h5"], tmp_path,
+            "pip install 'beamsim[ray]'")

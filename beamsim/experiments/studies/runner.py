@@ -160,7 +160,7 @@ def run_points(ctx: StudyContext, points: Sequence[Point]) -> list[dict]:
     if len(set(names)) != len(names):
         raise ValueError(f"point names must be unique: {names}")
     records: list[dict | None] = []
-    todo: list[int] = []
+    todo: list[tuple[int, str]] = []  # (index, key) of the points left for Ray
     total = len(points)
     for i, point in enumerate(points):
         key, path = point.key(ctx), point.record_path(ctx)
@@ -177,7 +177,7 @@ def run_points(ctx: StudyContext, points: Sequence[Point]) -> list[dict]:
             ctx.progress(f"{prefix}: running")
             record = _finished(ctx, point, prefix, run_point(ctx, point, key))
         else:
-            todo.append(i)
+            todo.append((i, key))
         records.append(record)
     if todo:
         _run_on_ray(ctx, points, todo, records)
@@ -203,7 +203,7 @@ def _point_task(ctx: StudyContext, point: Point, key: str) -> dict:
     return run_point(ctx, point, key)
 
 
-def _run_on_ray(ctx: StudyContext, points: Sequence[Point], todo: list[int], records: list) -> None:
+def _run_on_ray(ctx: StudyContext, points: Sequence[Point], todo: list[tuple[int, str]], records: list) -> None:
     from beamsim.distributed import TaskResources, ray_session, run_tasks
 
     s = ctx.settings
@@ -214,10 +214,10 @@ def _run_on_ray(ctx: StudyContext, points: Sequence[Point], todo: list[int], rec
     ctx.progress(f"{len(todo)} point(s) to compute as Ray tasks")
     with ray_session(s.address) as ray:
         def done(index: int, record: dict) -> None:
-            i = todo[index]
+            i = todo[index][0]
             records[i] = _finished(ctx, points[i], f"[{i + 1}/{total}] {points[i].title}", record)
 
-        run_tasks(ray, _point_task, [(worker_ctx, points[i], points[i].key(ctx)) for i in todo], resources, done)
+        run_tasks(ray, _point_task, [(worker_ctx, points[i], key) for i, key in todo], resources, done)
 
 
 def run_point(ctx: StudyContext, point: Point, key: str) -> dict[str, Any]:

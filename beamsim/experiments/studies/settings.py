@@ -141,6 +141,8 @@ class StudySettings:
             raise ValueError(f"unknown executor {self.executor!r}: use serial or ray")
         if self.executor == "serial" and self.address is not None:
             raise ValueError("--address goes with --executor ray")
+        if isinstance(self.cpus_per_task, bool) or not isinstance(self.cpus_per_task, int) or self.cpus_per_task < 1:
+            raise ValueError(f"--cpus-per-task must be an integer >= 1, not {self.cpus_per_task!r}")
         if self.encoding not in ENCODINGS:
             raise ValueError(f"unknown encoding {self.encoding!r}: use attenuation or relative")
 
