@@ -47,7 +47,7 @@ from typing import Any, Literal
 from beamsim import tomlio
 from beamsim.distill.objectives.registry import objective_names
 from beamsim.distill.settings import (DEFAULT_MODEL, AugmentSettings, ExpertPoolSettings, MatchingSettings,
-                                      QuantizerSettings, StepSettings, TrajectorySettings, ValidationSettings, need)
+                                      ParamSettings, QuantizerSettings, StepSettings, TrajectorySettings, ValidationSettings, need)
 
 __all__ = ["DistillConfig", "default_config", "load_config", "read_config", "resolve_config", "shipped_defaults",
            "FLAT_KEYS"]
@@ -57,7 +57,7 @@ Modality = Literal["beam", "image"]
 #: group name -> its settings class.
 GROUPS: dict[str, type] = {"quantizer": QuantizerSettings, "step": StepSettings, "matching": MatchingSettings,
                            "trajectory": TrajectorySettings, "experts": ExpertPoolSettings, "validation": ValidationSettings,
-                           "augment": AugmentSettings}
+                           "augment": AugmentSettings, "param": ParamSettings}
 #: The flat key of every setting (the record of format 1 and the 0.1 config files), in the
 #: record's order -> (group or None for the run-wide fields, field name).
 FLAT_KEYS: dict[str, tuple[str | None, str]] = {
@@ -78,10 +78,14 @@ FLAT_KEYS: dict[str, tuple[str | None, str]] = {
     "val_every": ("validation", "every"), "val_epochs": ("validation", "epochs"),
     "checkpoint_every": (None, "checkpoint_every"), "graphcut_lambda": (None, "graphcut_lambda"),
     "dsa": ("augment", "dsa"), "dsa_strategy": ("augment", "strategy"),
+    "param": ("param", "name"), "coefficients": ("param", "coefficients"), "colors": ("param", "colors"),
+    "lr_param": ("param", "lr"), "palette_balance": ("param", "balance_weight"),
+    "palette_max": ("param", "max_weight"), "palette_warmup": ("param", "warmup"),
 }
 #: Flat keys added after the first distilled-file version: recorded only when not at their default,
 #: so a beam run writes the same bytes (config text, checkpoint fingerprint) as before they existed.
-_LATER_KEYS = ("dsa", "dsa_strategy")
+_LATER_KEYS = ("dsa", "dsa_strategy", "param", "coefficients", "colors", "lr_param", "palette_balance",
+               "palette_max", "palette_warmup")
 #: The tables an objective may have in a TOML file (see the module docstring).
 _OBJECTIVE_TABLES = ("tm", "dm", "dc")
 
@@ -128,6 +132,7 @@ class DistillConfig:
     experts: ExpertPoolSettings = field(default_factory=ExpertPoolSettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
+    param: ParamSettings = field(default_factory=ParamSettings)
 
     def __post_init__(self) -> None:
         from beamsim.distill.init import init_methods
@@ -147,6 +152,12 @@ class DistillConfig:
         need(self.trajectory.max_start_epoch + self.trajectory.expert_epochs <= self.experts.epochs,
              f"max_start_epoch + expert_epochs ({self.trajectory.max_start_epoch + self.trajectory.expert_epochs}) must not exceed "
              f"the experts' training epochs ({self.experts.epochs})")
+        need(self.param.name != "palette" or self.quantizer.name == "none",
+             f"--param palette is its own quantizer (log2 K-bit index maps): use --quantizer none --bits 32, "
+             f"not --quantizer {self.quantizer.name}")
+        need(self.param.name != "fred" or self.quantizer.name != "ptq",
+             "--param fred quantizes its coefficients in the loop: use --quantizer apot|uniform|fsq (QuADD + FreD) "
+             "or none (FreD), not ptq")
 
     @property
     def quantized_in_loop(self) -> bool:
@@ -221,7 +232,9 @@ class DistillConfig:
 
 
 #: The defaults of :data:`_LATER_KEYS` (a record leaves them out).
-_DEFAULT_RECORD = {"dsa": AugmentSettings().dsa, "dsa_strategy": AugmentSettings().strategy}
+_DEFAULT_RECORD = {"dsa": AugmentSettings().dsa, "dsa_strategy": AugmentSettings().strategy,
+                   **{key: getattr(ParamSettings(), name) for key, (group, name) in FLAT_KEYS.items()
+                      if group == "param"}}
 
 
 def _group_fields(group: str, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,10 @@ whichever wrote the file. Where each part lives:
   float32   :mod:`beamsim.distill.files.float32`   full-precision values (``quantizer = "none"``)
   patch     :mod:`beamsim.distill.compress.file`   patch-quantized codes (PAQ/GAQ), optionally range
                                                  coded (``codec`` = ``paq``/``gaq``)
+  fred      :mod:`beamsim.distill.param.fred_file` FreD's DCT coefficients (float32 or a quantizer's
+                                                 packed codes) and frequency mask (``codec = "fred"``)
+  palette   :mod:`beamsim.distill.param.palette_file` AutoPalette's packed log2 K-bit index maps and
+                                                 per-sample float32 palettes (``codec = "palette"``)
   ========= ==================================== ===================================================
 
 The quantized and float32 codecs share one element-wise layout
@@ -48,6 +52,8 @@ from typing import Any
 import torch
 
 from beamsim.distill.compress.file import PatchCodec
+from beamsim.distill.param.fred_file import FredCodec
+from beamsim.distill.param.palette_file import PaletteCodec
 from beamsim.distill.files import (FORMAT, FORMAT_VERSION, Codec, DistilledSet, Float32Codec, QuantizedCodec,
                                    codec_names, describe, format_of, get_codec, load, read, register_codec,
                                    settings_of)
@@ -56,7 +62,7 @@ from beamsim.distill.quant import Quantizer
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DistilledSet", "Provenance", "save", "load", "read", "describe", "format_of",
            "settings_of", "Codec", "register_codec", "codec_names", "get_codec", "QuantizedCodec", "Float32Codec",
-           "PatchCodec"]
+           "PatchCodec", "FredCodec", "PaletteCodec"]
 
 
 def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], quantizer: Quantizer | None = None, *,

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = ["QuantizerSettings", "StepSettings", "MatchingSettings", "TrajectorySettings", "ExpertPoolSettings",
-           "ValidationSettings", "AugmentSettings", "need", "DEFAULT_MODEL"]
+           "ValidationSettings", "AugmentSettings", "ParamSettings", "need", "DEFAULT_MODEL"]
 
 #: The network of the objective (and of the experts) unless a run names another.
 DEFAULT_MODEL = "beamcnn"
 
 Granularity = Literal["feature", "channel", "tensor"]
+#: The parameterizations a run may name (``[param] name``; :mod:`beamsim.distill.param`).
+PARAM_NAMES = ("none", "fred", "palette")
 
 
 def need(cond: bool, message: str) -> None:
@@ -197,3 +199,41 @@ class AugmentSettings:
         from beamsim.distill.data.augment import DSAConfig
 
         DSAConfig(strategy=self.strategy)  # raises ValueError naming the known op groups
+
+
+@dataclass(frozen=True)
+class ParamSettings:
+    """How a synthetic sample is parameterized (``[param]``; :mod:`beamsim.distill.param`).
+
+    Attributes:
+        name: ``none`` (the samples themselves), ``fred`` (a few DCT coefficients per channel,
+            chosen by explained variance on the real data; with an in-loop quantizer the
+            coefficients are quantized: QuADD + FreD) or ``palette`` (AutoPalette: an index map
+            into a per-sample palette of ``colors`` colours; no quantizer).
+        coefficients: FreD's DCT coefficients kept per channel (0: a quarter of the channel's
+            H x W elements).
+        colors: AutoPalette's palette size K, a power of two in 2..256 (log2 K bits per pixel).
+        lr: Adam learning rate of the palette network (0.1: its warm-up fits umi maps as well as
+            at 300 steps in 100; 0.01 did not converge in 100).
+        balance_weight, max_weight: AutoPalette's palette-balance and maximum-colour losses.
+        warmup: steps that fit the palette network to the initial samples before the loop.
+    """
+
+    name: str = "none"
+    coefficients: int = 0
+    colors: int = 16
+    lr: float = 0.1
+    balance_weight: float = 1.0
+    max_weight: float = 1.0
+    warmup: int = 100
+
+    def __post_init__(self) -> None:
+        need(self.name in PARAM_NAMES, f"unknown --param {self.name!r}: use one of {', '.join(PARAM_NAMES)}")
+        _int(self.coefficients, "--coefficients", 0)
+        need(not isinstance(self.colors, bool) and isinstance(self.colors, int) and 2 <= self.colors <= 256
+             and self.colors & (self.colors - 1) == 0,
+             f"--colors {self.colors} must be a power of two in 2..256 (an index of log2 K bits)")
+        _number(self.lr, "lr_param", positive=True)
+        _number(self.balance_weight, "palette_balance")
+        _number(self.max_weight, "palette_max")
+        _int(self.warmup, "palette_warmup", 0)

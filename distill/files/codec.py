@@ -15,10 +15,12 @@ codec      module                                              claims a file who
 quantized  :mod:`beamsim.distill.files.quantized`              ``quantizer`` is a quantizer
 float32    :mod:`beamsim.distill.files.float32`                ``quantizer`` is ``"none"``
 patch      :mod:`beamsim.distill.compress.file`                ``codec`` is ``paq`` or ``gaq``
+fred       :mod:`beamsim.distill.param.fred_file`              ``codec`` is ``fred``
+palette    :mod:`beamsim.distill.param.palette_file`           ``codec`` is ``palette``
 ========== =================================================== ==============================
 
 A codec registers when its module is imported; :mod:`beamsim.distill.container` (behind
-``beamsim.distill.load``) imports all three.
+``beamsim.distill.load``) imports all five.
 """
 
 from __future__ import annotations
