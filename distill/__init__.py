@@ -12,7 +12,10 @@
 - the quantizers and their registry (:mod:`beamsim.distill.quant`);
 - bit accounting (:mod:`beamsim.distill.bits`) and code packing (:mod:`beamsim.distill.packing`);
 - :class:`PatchCompressor` and :class:`CompressConfig`: patch-wise post-training quantization
-  of a finished set (:mod:`beamsim.distill.compress`).
+  of a finished set (:mod:`beamsim.distill.compress`);
+- the parameterizations of the synthetic set, :class:`FreD` (DCT coefficients, alone or
+  quantized by QuADD) and :class:`AutoPalette` (palettes and index maps), and their registry
+  (:mod:`beamsim.distill.param`).
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ _LAZY = {
     "CompressConfig": "beamsim.distill.compress",
     "pack_codes": "beamsim.distill.packing",
     "unpack_codes": "beamsim.distill.packing",
+    "Parameterization": "beamsim.distill.param",
+    "FreD": "beamsim.distill.param",
+    "AutoPalette": "beamsim.distill.param",
+    "register_param": "beamsim.distill.param",
+    "param_names": "beamsim.distill.param",
 }
 
 __all__ = list(_LAZY)

@@ -107,9 +107,22 @@ def _bench_quant(device: str | torch.device | None, repeats: int, warmup: int, s
     }
 
 
+#: ``bench distill --param`` names -> the settings of that variant beside QuADD's.
+PARAM_VARIANTS = ("fred", "qfred", "palette")
+
+
+def _param_variant(base, name: str, quantizer: str, bits: int):
+    """The config of a parameterized variant: FreD float32, QuADD + FreD, AutoPalette."""
+    if name not in PARAM_VARIANTS:
+        raise ValueError(f"unknown --param {name!r} for bench distill: use one of {', '.join(PARAM_VARIANTS)}")
+    if name == "qfred":
+        return base.replace(quantizer=quantizer, bits=bits, param="fred")
+    return base.replace(quantizer="none", bits=32, param="palette" if name == "palette" else "fred")
+
+
 def bench_distill(train, *, objective: str = "tm", iterations: int = 10, bits: int = 6, quantizer: str = "apot",
                   repeats: int = 2, device: str | torch.device | None = None, seed: int = 0, cache_dir=None,
-                  config=None) -> dict:
+                  config=None, params: tuple[str, ...] = ()) -> dict:
     """Time per distillation iteration with the quantizer in the loop vs the same run unquantized.
 
     Both variants share every setting (objective, spc, model, experts, batches) except the
@@ -117,10 +130,12 @@ def bench_distill(train, *, objective: str = "tm", iterations: int = 10, bits: i
     alternately ``repeats`` times; the median seconds per iteration over all their iterations
     is reported, with ``ratio = quantized / unquantized`` (target <= 1.05), the floating-point
     operations of one quantized iteration (:func:`count_iteration_flops`) and the rate they were
-    done at.
+    done at. Each of ``params`` (``fred``: FreD, float32 coefficients; ``qfred``: QuADD + FreD;
+    ``palette``: AutoPalette) adds a variant timed in the same alternation, reported as
+    ``seconds_per_iteration_<name>`` and ``ratio_<name>`` (against the quantized QuADD run).
 
     Args:
-        train: labelled data (see :func:`beamsim.distill.quadd.as_tensors`).
+        train: labelled data (see :func:`beamsim.distill.tensors.as_tensors`).
         config: a :class:`~beamsim.distill.config.DistillConfig` (default: the beam defaults).
     """
     import resource
@@ -132,7 +147,8 @@ def bench_distill(train, *, objective: str = "tm", iterations: int = 10, bits: i
     base = (config or default_config("beam", objective=objective)).replace(objective=objective, iterations=iterations, val_fraction=0.0,
                                                       checkpoint_every=0)
     variants = {"quantized": base.replace(quantizer=quantizer, bits=bits),
-                "unquantized": base.replace(quantizer="none", bits=32)}
+                "unquantized": base.replace(quantizer="none", bits=32),
+                **{name: _param_variant(base, name, quantizer, bits) for name in params}}
     QuADD(variants["unquantized"].replace(iterations=1), device=dev, seed=seed, cache_dir=cache_dir).fit(train)
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     peak_cuda: dict[str, float] = {}
@@ -157,6 +173,8 @@ def bench_distill(train, *, objective: str = "tm", iterations: int = 10, bits: i
         "seconds_per_iteration_unquantized": round(med["unquantized"], 4),
         "ratio": round(med["quantized"] / med["unquantized"], 4),
         "target_ratio": 1.05,
+        **{f"seconds_per_iteration_{name}": round(med[name], 4) for name in params},
+        **{f"ratio_{name}": round(med[name] / med["quantized"], 4) for name in params},
         "gflop_per_iteration": round(flops / 1e9, 3),
         "achieved_gflop_per_s": round(flops / 1e9 / med["quantized"], 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -1,7 +1,8 @@
 """Names of distilled files: one rule for ``beamsim distill`` and the studies.
 
 A distilled set is named by what made it, ``<objective>-<quantizer><bits>-spc<spc>-<init>``
-(``f32`` for an unquantized set, ``-repl`` when short classes repeat samples), so a reader
+(``f32`` for an unquantized set, ``-repl`` when short classes repeat samples; a
+parameterization adds ``-fred<k>`` or ``-palette<K>``), so a reader
 of a folder sees each file's settings. Its checkpoint lies beside it, ``<name>.ckpt.pt``.
 
 >>> from beamsim.distill.config import default_config
@@ -9,6 +10,8 @@ of a folder sees each file's settings. Its checkpoint lies beside it, ``<name>.c
 'dm-apot6-spc10-real'
 >>> set_name(default_config("beam", objective="none", quantizer="none", bits=32, replacement=True), per_class="ipc")
 'none-f32-ipc50-real-repl'
+>>> set_name(default_config("beam", param="fred", coefficients=8))
+'tm-apot6-spc50-real-fred8'
 >>> default_output("data/umi.h5", default_config("beam", objective="tm", spc=10, bits=4)).as_posix()
 'data/distilled/umi-tm-apot4-spc10-real.h5'
 >>> checkpoint_path("runs/a.h5").as_posix()
@@ -28,7 +31,7 @@ __all__ = ["set_name", "default_output", "default_image_output", "checkpoint_pat
 
 
 def set_name(cfg: DistillConfig, *, per_class: Literal["spc", "ipc"] = "spc") -> str:
-    """``<objective>-<quantizer><bits>-<per_class><spc>-<init>[-repl]``: what made the set.
+    """``<objective>-<quantizer><bits>-<per_class><spc>-<init>[-repl][-fred<k>|-palette<K>]``: what made the set.
 
     Args:
         cfg: the resolved settings of the run.
@@ -37,7 +40,9 @@ def set_name(cfg: DistillConfig, *, per_class: Literal["spc", "ipc"] = "spc") ->
     """
     quant = "f32" if cfg.quantizer.name == "none" else f"{cfg.quantizer.name}{cfg.quantizer.bits}"
     repl = "-repl" if cfg.replacement else ""
-    return f"{cfg.objective}-{quant}-{per_class}{cfg.spc}-{cfg.init}{repl}"
+    param = {"none": "", "fred": f"-fred{cfg.param.coefficients or 'auto'}",
+             "palette": f"-palette{cfg.param.colors}"}[cfg.param.name]
+    return f"{cfg.objective}-{quant}-{per_class}{cfg.spc}-{cfg.init}{repl}{param}"
 
 
 def default_output(data: str | os.PathLike, cfg: DistillConfig) -> Path:

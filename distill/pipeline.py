@@ -122,7 +122,9 @@ def _run(train: Any, out: Path, config: DistillConfig, *, seed: int, device: str
          say: Callable[[str], None]) -> DistillResult:
     """:func:`distill_file` once it holds the output's lock."""
     from beamsim.distill.quadd import CheckpointMismatchError, QuADD
+    from beamsim.distill.param import check_param
     from beamsim.distill.runstate import checkpoint_iteration
+    from beamsim.distill.tensors import as_tensors
 
     checkpoint = checkpoint_path(out)
     quadd = QuADD(config, device=device, seed=seed, cache_dir=cache_dir, checkpoint_path=checkpoint,
@@ -141,6 +143,7 @@ def _run(train: Any, out: Path, config: DistillConfig, *, seed: int, device: str
                 say(f"resuming {checkpoint} at iteration {checkpoint_iteration(checkpoint)} of {config.iterations}")
             else:
                 say(f"no checkpoint at {checkpoint}; starting from the beginning")
+    check_param(config.param, tuple(as_tensors(train)[0].shape[1:]))  # before the progress bar starts
     start = time.perf_counter()
     if progress is not None:
         progress(0, config.iterations, {})

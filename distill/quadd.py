@@ -13,7 +13,8 @@ Set-up, then the loop per iteration ``t`` (:meth:`QuADD.fit` reads in this order
     optimisers   SGD (momentum) on S, Adam on Q's thresholds; the objective owns its own
     resume       the checkpoint's RunState, when asked to
 
-    x_q  = Q(S)                       (S itself for --quantizer ptq/none)
+    x_q  = P(Q(S))                    (S itself for --quantizer ptq/none and --param none;
+                                       --param fred|palette: S is P's latent, P decodes it)
     loss = objective(x_q, real data)  (a registered objective: tm trajectory matching,
                                        dm distribution matching, dc gradient matching;
                                        none: no loop, the initial selection is the result)
@@ -36,7 +37,9 @@ Beam maps are never augmented.
 Results (after ``fit``): ``synthetic_`` (decoded Q(S), what a model trains on), ``labels_``,
 ``counts_``, ``source_index_``, ``quantizer_``, ``raw_`` (S before quantization), ``history_``
 (one dict per iteration), ``validation_`` (iteration, accuracy), ``best_iteration_``,
-``timings_``, ``alpha_initial_``, ``num_classes_``, ``input_shape_``.
+``timings_``, ``alpha_initial_``, ``num_classes_``, ``input_shape_``, ``param_`` (the
+parameterization, :mod:`beamsim.distill.param`, or None; with one, ``raw_`` is its latent and
+``synthetic_`` the decoded samples), ``param_log_`` (its warm-up log).
 """
 
 from __future__ import annotations
@@ -59,12 +62,15 @@ from beamsim.distill.networks import Networks
 from beamsim.distill.objectives import NO_OBJECTIVE, Objective, ObjectiveContext, build_objective, objective_class
 from beamsim.distill.params import load_flat_params
 from beamsim.distill.provenance import Provenance
+from beamsim.distill.param import check_param
+from beamsim.distill.run_param import decode, decoded_view, loop_param, param_optimizer
 from beamsim.distill.quant import Quantizer
 from beamsim.distill.run_quantizer import (clamp_thresholds, final_quantizer, loop_quantizer, threshold_optimizer,
                                            threshold_stats, thresholds)
 from beamsim.distill.runstate import (Best, CheckpointMismatchError, RunState, checkpoint_fingerprint, data_key,
                                       run_fingerprint)
-from beamsim.distill.validation import Validator, quantized_view, stratified_holdout
+from beamsim.distill.tensors import as_tensors
+from beamsim.distill.validation import Validator, stratified_holdout
 
 if TYPE_CHECKING:
     from beamsim.distill.data.augment import DSA
@@ -73,41 +79,6 @@ __all__ = ["QuADD", "as_tensors", "CheckpointMismatchError"]
 
 #: ``progress(iteration, total, info)`` after each iteration.
 Progress = Callable[[int, int, dict], None]
-
-
-def as_tensors(train: Any) -> tuple[torch.Tensor, torch.Tensor, int]:
-    """``(x [N, ...] float32, y [N] int64, num_classes)`` from a labelled data set.
-
-    Accepts an ``(x, y)`` tuple, an object with ``inputs``/``labels`` (``beamsim.BeamDataset``)
-    or ``tensors()``, or any map-style ``Dataset`` of (x, y) pairs.
-    """
-    num_classes = getattr(train, "num_classes", None)
-    if isinstance(train, (tuple, list)) and len(train) == 2:
-        x, y = train
-    elif hasattr(train, "inputs") and hasattr(train, "labels"):
-        x, y = train.inputs, train.labels
-    elif hasattr(train, "tensors") and callable(train.tensors):
-        x, y = train.tensors()
-    elif hasattr(train, "__getitem__") and hasattr(train, "__len__"):
-        pairs = [train[i] for i in range(len(train))]
-        x = torch.stack([torch.as_tensor(p[0]) for p in pairs])
-        y = torch.as_tensor([int(p[1]) for p in pairs])
-    else:
-        raise TypeError("train must be (x, y), a BeamDataset or a Dataset of (x, y) pairs")
-    x = torch.as_tensor(x).float()
-    y = torch.as_tensor(y).long()
-    if x.ndim < 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
-        raise ValueError(f"training data must be x [N, ...] and y [N]; got {list(x.shape)} and {list(y.shape)}")
-    if x.shape[0] == 0:
-        raise ValueError("the training data is empty")
-    if not torch.isfinite(x).all():
-        raise ValueError("the training inputs contain NaN or infinite values")
-    if int(y.min()) < 0:
-        raise ValueError("labels must be >= 0")
-    num_classes = int(num_classes) if num_classes is not None else int(y.max()) + 1
-    if int(y.max()) >= num_classes:
-        raise ValueError(f"labels reach {int(y.max())} but there are only {num_classes} classes")
-    return x, y, num_classes
 
 
 def _due(done: int, every: int, total: int) -> bool:
@@ -184,6 +155,7 @@ class QuADD:
             raise ValueError("objective 'none' has no loss (use --iterations 0 or another objective)")
         t_start = time.perf_counter()
         x_all, y_all = self._begin(train)
+        check_param(cfg.param, self.input_shape_)
         gen = torch.Generator().manual_seed(derive_seed(self.seed, "quadd"))
         nets = self._networks()
 
@@ -196,14 +168,18 @@ class QuADD:
         x_syn, y_syn = self._initial_set(x, y, gen, nets)
         if constant is not None:
             x_syn = apply_constant(x_syn, *constant)
-        syn = nn.Parameter(x_syn.clone())
+        param = loop_param(cfg, x, constant, seed=self.seed, device=self._device)
+        syn = nn.Parameter(param.to_latent(x_syn) if param is not None else x_syn.clone())
         quantizer = loop_quantizer(cfg, syn, seed=self.seed, device=self._device)
-        project = self._projection(syn, quantizer, constant, bounds)
+        project = self._projection(syn, quantizer, constant if param is None or param.latent_is_sample else None,
+                                   bounds if param is None or param.latent_is_sample else None)
+        self.param_log_ = param.prepare(syn.detach()) if param is not None else {}
         opt_syn = torch.optim.SGD([syn], lr=cfg.step.lr_syn, momentum=cfg.step.momentum_syn)
         opt_alpha = threshold_optimizer(quantizer, cfg.quantizer.lr_alpha)
         alpha0 = thresholds(quantizer)
         objective = self._objective(x, y, nets) if cfg.iterations > 0 else None
-        run = RunState(run_fingerprint(cfg, self.seed, self._key), syn, opt_syn, gen, quantizer, opt_alpha, objective)
+        run = RunState(run_fingerprint(cfg, self.seed, self._key), syn, opt_syn, gen, quantizer, opt_alpha, objective,
+                       param, param_optimizer(param, cfg.param.lr))
         if resume and self.checkpoint_path is not None and Path(self.checkpoint_path).exists():
             run.load(self.checkpoint_path)
 
@@ -231,12 +207,14 @@ class QuADD:
     def _step(self, run: RunState, it: int, y_syn: torch.Tensor, project: _Projection) -> dict[str, float]:
         """One iteration: loss on Q(S), backward, the optimisers' steps, S projected back."""
         t_it = time.perf_counter()
-        syn, quantizer, objective = run.syn, run.quantizer, run.objective
-        x_q = quantizer(syn) if quantizer is not None else syn
-        loss, info = objective.loss(it, x_q, y_syn, run.generator)
-        run.opt_syn.zero_grad(set_to_none=True)
-        if run.opt_alpha is not None:
-            run.opt_alpha.zero_grad(set_to_none=True)
+        syn, quantizer, objective, param = run.syn, run.quantizer, run.objective, run.param
+        loss, info = objective.loss(it, decode(syn, quantizer, param), y_syn, run.generator)
+        if param is not None:
+            extra, param_info = param.regularization(syn)
+            loss, info = loss + extra, {**info, **param_info}
+        for opt in (run.opt_syn, run.opt_alpha, run.opt_param):
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
         objective.zero_grad()
         loss.backward()
         grad_norm = float(syn.grad.norm()) if syn.grad is not None else 0.0
@@ -246,6 +224,8 @@ class QuADD:
         if run.opt_alpha is not None:
             run.opt_alpha.step()
             clamp_thresholds(run.opt_alpha)
+        if run.opt_param is not None:
+            run.opt_param.step()
         objective.step()
         project(syn)
         if quantizer is not None:
@@ -255,31 +235,34 @@ class QuADD:
 
     def _validate(self, run: RunState, validator: Validator, y_syn: torch.Tensor, record: dict) -> None:
         """Score the current Q(S) on the hold-out; keep it when it beats the best so far."""
-        accuracy = validator.score(quantized_view(run.syn, run.quantizer), y_syn, run.iteration)
+        accuracy = validator.score(decoded_view(run.syn, run.quantizer, run.param), y_syn, run.iteration)
         run.validation.append((run.iteration, accuracy))
         record["val_top1"] = accuracy
         if accuracy > run.best.accuracy:
-            run.best = Best.of(run.iteration, accuracy, run.syn, run.quantizer)
+            run.best = Best.of(run.iteration, accuracy, run.syn, run.quantizer, run.param)
 
     def _finish(self, run: RunState) -> None:
         """The kept set (best on validation when validated, else the last), quantized for the file."""
-        cfg, syn, quantizer, best = self.config, run.syn, run.quantizer, run.best
+        cfg, syn, quantizer, best, param = self.config, run.syn, run.quantizer, run.best, run.param
         if run.validation and best.accuracy >= 0:
             with torch.no_grad():
                 syn.copy_(best.syn)
             if quantizer is not None and best.quantizer is not None:
                 quantizer.load_state_dict(best.quantizer)
+            if param is not None and best.param is not None:
+                param.load_state_dict(best.param)
             self.best_iteration_ = best.iteration
         else:
             self.best_iteration_ = cfg.iterations
         self.raw_ = syn.detach().clone()
         if quantizer is None:
             quantizer = final_quantizer(cfg, self.raw_, device=self._device)  # ptq: quantize the kept set once
-        self.quantizer_ = quantizer
-        if quantizer is not None:
-            quantizer.eval()
-            with torch.no_grad():
-                self.synthetic_ = quantizer(self.raw_).detach()
+        self.quantizer_, self.param_ = quantizer, param
+        if quantizer is not None or param is not None:
+            self.synthetic_ = decoded_view(self.raw_, quantizer, param)
+            for module in (quantizer, param):
+                if module is not None:
+                    module.eval()
         else:
             self.synthetic_ = self.raw_
         self.history_ = run.history
@@ -387,6 +370,11 @@ class QuADD:
         settings = {"config": self.config.as_dict(), "best_iteration": self.best_iteration_, **(extra or {})}
         provenance = (provenance or Provenance()).replace(objective=self.config.objective, spc=self.config.spc,
                                                           seed=self.seed)
+        if self.param_ is not None:
+            return self.param_.codec().write(path, self.raw_.cpu(), self.labels_.cpu(), self.param_.cpu(),
+                                             self.quantizer_.cpu() if self.quantizer_ is not None else None,
+                                             num_classes=self.num_classes_, class_names=class_names,
+                                             provenance=provenance, settings=settings)
         x = self.raw_ if self.quantizer_ is not None else self.synthetic_
         return save(path, x.cpu(), self.labels_.cpu(), self.quantizer_, num_classes=self.num_classes_,
                     class_names=class_names, provenance=provenance, settings=settings)

@@ -57,7 +57,7 @@ __all__ = ["RunState", "Best", "CheckpointMismatchError", "data_key", "run_finge
 #: The entries the run itself writes; every other entry of a checkpoint is the objective's.
 RUN_KEYS = ("fingerprint", "iteration", "syn", "opt_syn", "generator", "history_keys", "history", "validation",
             "best_iteration", "best_accuracy", "best_syn", "quantizer", "best_quantizer", "quantizer_generator",
-            "opt_alpha")
+            "opt_alpha", "param", "best_param", "opt_param")
 
 
 class CheckpointMismatchError(ValueError):
@@ -136,18 +136,22 @@ class Best:
         accuracy: its validation accuracy (-1: not validated yet).
         syn: S at that iteration.
         quantizer: the quantizer's ``state_dict`` then (None without a quantizer).
+        param: the parameterization's ``state_dict`` then (None without one).
     """
 
     iteration: int
     accuracy: float
     syn: torch.Tensor
     quantizer: dict[str, torch.Tensor] | None
+    param: dict[str, torch.Tensor] | None = None
 
     @classmethod
-    def of(cls, iteration: int, accuracy: float, syn: torch.Tensor, quantizer: nn.Module | None) -> "Best":
-        """A copy of the current S and quantizer state, scored ``accuracy`` at ``iteration``."""
+    def of(cls, iteration: int, accuracy: float, syn: torch.Tensor, quantizer: nn.Module | None,
+           param: nn.Module | None = None) -> "Best":
+        """A copy of the current S, quantizer and parameterization state, scored ``accuracy`` at ``iteration``."""
         state = copy.deepcopy(quantizer.state_dict()) if quantizer is not None else None
-        return cls(iteration, accuracy, syn.detach().clone(), state)
+        own = copy.deepcopy(param.state_dict()) if param is not None else None
+        return cls(iteration, accuracy, syn.detach().clone(), state, own)
 
 
 @dataclass(eq=False)
@@ -162,6 +166,8 @@ class RunState:
         quantizer: the in-loop quantizer, or None.
         opt_alpha: the optimiser of its thresholds, or None.
         objective: the objective (its entries go into the checkpoint), or None.
+        param: the parameterization (:mod:`beamsim.distill.param`), or None.
+        opt_param: the optimiser of its learnable parts, or None.
         iteration: iterations done.
         history: one record per iteration.
         validation: (iteration, accuracy) of every validation.
@@ -175,6 +181,8 @@ class RunState:
     quantizer: nn.Module | None = None
     opt_alpha: torch.optim.Optimizer | None = None
     objective: "Objective | None" = None
+    param: nn.Module | None = None
+    opt_param: torch.optim.Optimizer | None = None
     iteration: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     validation: list[tuple[int, float]] = field(default_factory=list)
@@ -182,7 +190,7 @@ class RunState:
 
     def __post_init__(self) -> None:
         if self.best is None:
-            self.best = Best.of(0, -1.0, self.syn, self.quantizer)
+            self.best = Best.of(0, -1.0, self.syn, self.quantizer, self.param)
 
     # -- the checkpoint entries: written here ... -------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -205,6 +213,11 @@ class RunState:
                 state["quantizer_generator"] = self.quantizer.generator.get_state()
         if self.opt_alpha is not None:
             state["opt_alpha"] = self.opt_alpha.state_dict()
+        if self.param is not None:
+            state["param"] = self.param.state_dict()
+            state["best_param"] = best.param
+        if self.opt_param is not None:
+            state["opt_param"] = self.opt_param.state_dict()
         if self.objective is not None:
             own = self.objective.state_dict()
             clash = sorted(set(own) & set(RUN_KEYS))
@@ -233,12 +246,16 @@ class RunState:
                 self.quantizer.generator.set_state(state["quantizer_generator"])
         if self.opt_alpha is not None:
             self.opt_alpha.load_state_dict(state["opt_alpha"])
+        if self.param is not None:
+            self.param.load_state_dict(state["param"])
+        if self.opt_param is not None:
+            self.opt_param.load_state_dict(state["opt_param"])
         if self.objective is not None:
             self.objective.load_state_dict({k: v for k, v in state.items() if k not in RUN_KEYS})
         self.history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
         self.validation = [(int(i), float(a)) for i, a in state["validation"].tolist()]
         self.best = Best(int(state["best_iteration"]), float(state["best_accuracy"]), state["best_syn"],
-                         state.get("best_quantizer"))
+                         state.get("best_quantizer"), state.get("best_param"))
         self.iteration = int(state["iteration"])
         return self
 

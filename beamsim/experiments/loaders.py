@@ -83,7 +83,7 @@ class TrainingSet:
         return int(self.y.shape[0])
 
     def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(x, y): what :func:`beamsim.distill.quadd.as_tensors` reads (with ``num_classes``)."""
+        """(x, y): what :func:`beamsim.distill.tensors.as_tensors` reads (with ``num_classes``)."""
         return self.x, self.y
 
 
