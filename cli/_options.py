@@ -70,6 +70,14 @@ class StudyObjective(StrEnum):
     dc = "dc"
 
 
+class ParamName(StrEnum):
+    """``--param``: the samples themselves (none), FreD's DCT coefficients (fred) or AutoPalette (palette)."""
+
+    none = "none"
+    fred = "fred"
+    palette = "palette"
+
+
 class QuantizerName(StrEnum):
     """``--quantizer``: in the loop (apot, uniform, fsq), once at the end (ptq), or float32 (none)."""
 

@@ -48,18 +48,20 @@ def bench_distill_cmd(
     spc: Annotated[int, typer.Option("--spc", min=1, help="Synthetic samples per class.")] = 50,
     bits: Annotated[int, typer.Option("--bits", min=1, max=8, help="Quantizer bits.")] = 6,
     encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help=f"Beam-map input encoding (default: {DEFAULT_ENCODING_NAME}).")] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", help="Also time a parameterized run: fred (float32 DCT coefficients), qfred (QuADD + FreD) or palette (AutoPalette); repeatable.")] = None,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
     json_output: JsonOpt = False,
 ) -> None:
-    """Seconds per QuADD iteration (APoT in the loop) vs the same run unquantized; peak memory."""
+    """Seconds per QuADD iteration (APoT in the loop) vs the same run unquantized (and parameterized runs); peak memory."""
     from beamsim.dataset import DEFAULT_ENCODING, BeamDataset
     from beamsim.distill.bench import bench_distill
     from beamsim.distill.config import default_config
 
     train = BeamDataset(data, "train", encoding=value(encoding) or DEFAULT_ENCODING)
     doc = bench_distill(train, objective=value(objective), iterations=iterations, bits=bits, repeats=repeats,
-                        device=device, seed=seed, config=default_config("beam", spc=spc, objective=value(objective)))
+                        device=device, seed=seed, config=default_config("beam", spc=spc, objective=value(objective)),
+                        params=tuple(dict.fromkeys(param or ())))
     doc["data"] = data
     report(doc, json_output, "bench distill")
 
