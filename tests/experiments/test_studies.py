@@ -296,7 +296,7 @@ def test_imbalance_plots_top1_and_macro_f1_for_both_variants(tiny_dataset, tmp_p
 def test_baseline_registry_lists_the_papers_rows_in_order():
     names = [m.name for m in baseline_methods()]
     assert names == ["full-f32", "full-ptq8", "random", "herding", "kcenter", "distill", "distill-ptq",
-                     "distill-patch", "quadd-apot", "quadd-uniform", "quadd-fsq"]
+                     "distill-patch", "quadd-apot", "quadd-uniform", "quadd-fsq", "fred", "qfred", "autopalette"]
     with pytest.raises(ValueError, match="already registered"):
         register_method("random", "again")(lambda opts: RealSource())
 
@@ -363,6 +363,25 @@ def test_the_patch_row_compresses_the_float_distillation_within_quadds_stored_by
     r = CliRunner().invoke(app, ["compress", *args, "--device", "cpu", "--json"])
     assert r.exit_code == 0, r.output
     assert again.read_bytes() == Path(patch["train_file"]).read_bytes()
+
+
+def test_the_parameterized_rows_fit_quadds_payload_and_replay_byte_for_byte(tiny_dataset, tmp_path, monkeypatch):
+    out = tmp_path / "param"
+    result = baselines_study(tiny_settings(tiny_dataset, out), spc=2, bits=4, methods="quadd-apot,fred,qfred,autopalette")
+    rows = {r["method"]: r for r in read_csv(out / "baselines.csv")}
+    quadd = describe(result.points[0]["train_file"])
+    per_sample = (quadd["elements_per_sample"] - quadd["constant_elements"]) * 4
+    for name, point in zip(("fred", "qfred", "autopalette"), result.points[1:]):
+        d = describe(point["train_file"])
+        assert d["num_samples"] == quadd["num_samples"]  # the same samples per class
+        assert 0 < d["payload_bits_stored"] <= d["num_samples"] * per_sample, name
+        assert int(rows[name]["file_bytes"]) == d["file_bytes"]
+    assert describe(result.points[1]["train_file"])["param"] == "fred"
+    assert describe(result.points[3]["train_file"])["param"] == "palette"
+    monkeypatch.chdir(tmp_path)
+    for i, name in ((2, "qfred"), (3, "autopalette")):
+        assert f"--param {'fred' if name == 'qfred' else 'palette'}" in rows[name]["command"]
+        assert replay_distill(rows[name]["command"], f"{name}.h5") == Path(result.points[i]["train_file"]).read_bytes()
 
 
 def test_a_new_method_is_a_few_lines(tiny_dataset, tmp_path, monkeypatch):

@@ -19,7 +19,17 @@ order. The built-in rows, as in the papers' compression-vs-accuracy comparison:
 ``quadd-apot``     QuADD, APoT quantizer in the loop at ``bits``
 ``quadd-uniform``  QuADD, uniform quantizer in the loop
 ``quadd-fsq``      QuADD, FSQ quantizer in the loop
+``fred``           FreD: DCT coefficients chosen by explained variance, float32, as many
+                   per sample as fit QuADD's bytes at ``bits``
+``qfred``          QuADD + FreD: the coefficients quantized in the loop at ``bits``, as
+                   many as fit QuADD's bytes
+``autopalette``    AutoPalette: per-sample palettes and index maps, the largest palette
+                   whose bytes fit QuADD's
 =================  =====================================================================
+
+Every row has the same samples per class (the papers' same-IPC comparison); the three
+parameterized rows also match QuADD's payload bytes (:mod:`beamsim.distill.param.budget`;
+the table gives every row's bytes).
 
 Adding a row is a few lines, e.g. a random coreset drawn with replacement::
 
@@ -63,12 +73,18 @@ class BaselineOptions:
         objective: the distillation objective (resolved: ``tm``, ``dm`` or ``dc``).
         max_class_count: the largest class of the training split (``spc`` that keeps every
             real sample).
+        varying: elements of a sample that vary over the training split (QuADD stores these).
+        pixels: pixel positions where some channel varies (AutoPalette indexes these).
+        channels: channels of a sample.
     """
 
     spc: int
     bits: int
     objective: str
     max_class_count: int
+    varying: int = 0
+    pixels: int = 0
+    channels: int = 1
 
 
 @dataclass(frozen=True)
@@ -183,6 +199,39 @@ register_method("quadd-uniform", "QuADD uniform {bits} bits", group="QuADD")(_qu
 register_method("quadd-fsq", "QuADD FSQ {bits} bits", group="QuADD")(_quadd("fsq"))
 
 
+@register_method("fred", "FreD, float32, QuADD {bits}-bit bytes", group="parameterized")
+def _fred(opts: BaselineOptions) -> TrainingSource:
+    from beamsim.distill.param.budget import matched_coefficients
+
+    k = matched_coefficients(opts.varying, opts.bits, channels=opts.channels, coefficient_bits=32)
+    return DistillSource(spc=opts.spc, quantizer="none", bits=32, param="fred", coefficients=k)
+
+
+@register_method("qfred", "QuADD + FreD APoT {bits} bits, QuADD bytes", group="parameterized")
+def _qfred(opts: BaselineOptions) -> TrainingSource:
+    from beamsim.distill.param.budget import matched_coefficients
+
+    k = matched_coefficients(opts.varying, opts.bits, channels=opts.channels, coefficient_bits=opts.bits)
+    return DistillSource(spc=opts.spc, bits=opts.bits, quantizer="apot", param="fred", coefficients=k)
+
+
+@register_method("autopalette", "AutoPalette, QuADD {bits}-bit bytes", group="parameterized")
+def _autopalette(opts: BaselineOptions) -> TrainingSource:
+    from beamsim.distill.param.budget import matched_colors
+
+    colors = matched_colors(opts.varying, opts.bits, pixels=opts.pixels, channels=opts.channels)
+    return DistillSource(spc=opts.spc, quantizer="none", bits=32, param="palette", colors=colors)
+
+
+def _shape_counts(x) -> tuple[int, int, int]:
+    """(varying elements, varying pixels, channels) of training inputs ``x`` [N, C, H, W]."""
+    from beamsim.distill.constant import constant_feature_mask
+
+    mask, _ = constant_feature_mask(x)
+    pixels = int((~mask).reshape(mask.shape[0], -1).any(dim=0).sum()) if mask.ndim == 3 else int((~mask).sum())
+    return int((~mask).sum()), pixels, int(mask.shape[0]) if mask.ndim == 3 else 1
+
+
 def _select(methods: Sequence[str] | str | None) -> list[Method]:
     known = {m.name: m for m in baseline_methods()}
     if methods is None:
@@ -227,8 +276,10 @@ def baselines_study(settings: StudySettings, *, spc: int = 50, bits: int = 6,
     (bits,) = parse_int_list([bits] if isinstance(bits, int) else bits, "--bits", 2, 8)
     chosen = _select(methods)
     ctx = StudyContext(settings, progress)
+    varying, pixels, channels = _shape_counts(ctx.train.inputs)
     opts = BaselineOptions(spc=spc, bits=bits, objective=settings.base_config().objective,
-                           max_class_count=int(ctx.class_counts.max()))
+                           max_class_count=int(ctx.class_counts.max()), varying=varying, pixels=pixels,
+                           channels=channels)
     points = [Point(m.name, m.title(opts), m.source(opts), {"method": m.name, "label": m.title(opts),
                                                               "group": m.group})
               for m in chosen]

@@ -54,6 +54,10 @@ def distill_command(settings: StudySettings, cfg: DistillConfig, config_file: Pa
     parts += [f"--objective {cfg.objective}", f"--quantizer {cfg.quantizer.name}", f"--init {cfg.init}",
               "--replacement" if cfg.replacement else "--no-replacement", f"--iterations {cfg.iterations}",
               f"--encoding {s.encoding}", f"--seed {s.seed}"]
+    if cfg.param.name != "none":
+        parts.append(f"--param {cfg.param.name}")
+        parts.append(f"--coefficients {cfg.param.coefficients}" if cfg.param.name == "fred" else
+                     f"--colors {cfg.param.colors}")
     if s.cache_dir is not None:
         parts.append(f"--cache-dir {quote(s.cache_dir)}")
     parts.append(f"--out {quote(out)}")
