@@ -70,6 +70,13 @@ class StudyObjective(StrEnum):
     dc = "dc"
 
 
+class AllocationName(StrEnum):
+    """``--allocation``: spc per class (fixed) or the same total in proportion to class sizes (proportional)."""
+
+    fixed = "fixed"
+    proportional = "proportional"
+
+
 class ParamName(StrEnum):
     """``--param``: the samples themselves (none), FreD's DCT coefficients (fred) or AutoPalette (palette)."""
 

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from beamsim.cli._options import (DEFAULT_ENCODING_NAME, DatasetName, DeviceOpt, Encoding, InitName, JsonOpt, Objective, ParamName,
+from beamsim.cli._options import (DEFAULT_ENCODING_NAME, AllocationName, DatasetName, DeviceOpt, Encoding, InitName, JsonOpt, Objective, ParamName,
                                   QuantizerName, SeedOpt, value)
 from beamsim.cli._output import print_json, print_table, stderr
 
@@ -37,6 +37,7 @@ def distill_cmd(
     objective: Annotated[Optional[Objective], typer.Option("--objective", help="Distillation objective, or none for a coreset (default: tm for beam data, dm for images).")] = None,
     quantizer: Annotated[Optional[QuantizerName], typer.Option("--quantizer", help="In the loop (apot, uniform, fsq), once at the end (ptq) or float32 (none).")] = None,
     init: Annotated[Optional[InitName], typer.Option("--init", help="How the synthetic set starts.")] = None,
+    allocation: Annotated[Optional[AllocationName], typer.Option("--allocation", help="Samples per class: spc for every class (fixed), or the same total shared in proportion to the class sizes (proportional).")] = None,
     param: Annotated[Optional[ParamName], typer.Option("--param", help="How a sample is stored: itself (none), FreD's DCT coefficients (fred; quantized by --quantizer, or float32 with --quantizer none) or AutoPalette index maps and palettes (palette).")] = None,
     coefficients: Annotated[Optional[int], typer.Option("--coefficients", help="FreD: DCT coefficients kept per channel (default: a quarter of H x W).")] = None,
     colors: Annotated[Optional[int], typer.Option("--colors", help="AutoPalette: palette size K, a power of two in 2..256 (default 16).")] = None,
@@ -98,7 +99,7 @@ def distill_cmd(
         modality, defaults = "beam", {}
     overrides = dict(spc=spc, objective=objective, quantizer=quantizer, init=init, replacement=replacement,
                      iterations=iterations, num_experts=experts, expert_epochs_train=expert_epochs, model=model,
-                     param=param, coefficients=coefficients, colors=colors)
+                     param=param, coefficients=coefficients, colors=colors, allocation=value(allocation))
     if quantizer == "none" and bits is None:
         overrides["bits"] = 32
     elif bits is not None:
@@ -160,6 +161,7 @@ def distill_cmd(
         "path": str(out), "dataset": dataset, "model": cfg.model,
         "objective": cfg.objective, "quantizer": cfg.quantizer.name, "bits": cfg.quantizer.bits, "spc": cfg.spc, "init": cfg.init,
         **({"param": cfg.param.name} if cfg.param.name != "none" else {}),
+        **({"allocation": cfg.allocation} if cfg.allocation != "fixed" else {}),
         "replacement": cfg.replacement, "iterations": cfg.iterations,
         **({"encoding": encoding} if not image else {"zca": spec.zca, "image_size": spec.image_size}),
         "samples": int(quadd.labels_.numel()),

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from beamsim import tomlio
+from beamsim.distill.allocation import ALLOCATIONS
 from beamsim.distill.objectives.registry import objective_names
 from beamsim.distill.settings import (DEFAULT_MODEL, AugmentSettings, ExpertPoolSettings, MatchingSettings,
                                       ParamSettings, QuantizerSettings, StepSettings, TrajectorySettings, ValidationSettings, need)
@@ -81,11 +82,12 @@ FLAT_KEYS: dict[str, tuple[str | None, str]] = {
     "param": ("param", "name"), "coefficients": ("param", "coefficients"), "colors": ("param", "colors"),
     "lr_param": ("param", "lr"), "palette_balance": ("param", "balance_weight"),
     "palette_max": ("param", "max_weight"), "palette_warmup": ("param", "warmup"),
+    "allocation": (None, "allocation"),
 }
 #: Flat keys added after the first distilled-file version: recorded only when not at their default,
 #: so a beam run writes the same bytes (config text, checkpoint fingerprint) as before they existed.
 _LATER_KEYS = ("dsa", "dsa_strategy", "param", "coefficients", "colors", "lr_param", "palette_balance",
-               "palette_max", "palette_warmup")
+               "palette_max", "palette_warmup", "allocation")
 #: The tables an objective may have in a TOML file (see the module docstring).
 _OBJECTIVE_TABLES = ("tm", "dm", "dc")
 
@@ -111,6 +113,8 @@ class DistillConfig:
         clamp: keep synthetic values inside the real data's range.
         checkpoint_every: iterations between checkpoints (0 = off).
         graphcut_lambda: diversity weight of the ``quant-graphcut`` initialisation.
+        allocation: ``fixed`` (``spc`` per class) or ``proportional`` (the same total shared
+            in proportion to the class sizes; :mod:`beamsim.distill.allocation`).
         quantizer, step, matching, trajectory, experts, validation, augment: the groups of
             :mod:`beamsim.distill.settings`.
     """
@@ -125,6 +129,7 @@ class DistillConfig:
     clamp: bool = True
     checkpoint_every: int = 25
     graphcut_lambda: float = 1.0
+    allocation: str = "fixed"
     quantizer: QuantizerSettings = field(default_factory=QuantizerSettings)
     step: StepSettings = field(default_factory=StepSettings)
     matching: MatchingSettings = field(default_factory=MatchingSettings)
@@ -149,6 +154,9 @@ class DistillConfig:
              "--iterations must be >= 0")
         need(isinstance(self.checkpoint_every, int) and self.checkpoint_every >= 0, "checkpoint_every must be >= 0")
         need(self.graphcut_lambda >= 0, "graphcut_lambda must be >= 0")
+        _known("allocation", self.allocation, ALLOCATIONS)
+        need(self.allocation == "fixed" or self.init != "noise",
+             "--init noise draws spc samples for every class: use --allocation fixed")
         need(self.trajectory.max_start_epoch + self.trajectory.expert_epochs <= self.experts.epochs,
              f"max_start_epoch + expert_epochs ({self.trajectory.max_start_epoch + self.trajectory.expert_epochs}) must not exceed "
              f"the experts' training epochs ({self.experts.epochs})")
@@ -234,7 +242,7 @@ class DistillConfig:
 #: The defaults of :data:`_LATER_KEYS` (a record leaves them out).
 _DEFAULT_RECORD = {"dsa": AugmentSettings().dsa, "dsa_strategy": AugmentSettings().strategy,
                    **{key: getattr(ParamSettings(), name) for key, (group, name) in FLAT_KEYS.items()
-                      if group == "param"}}
+                      if group == "param"}, "allocation": "fixed"}
 
 
 def _group_fields(group: str, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,12 +18,12 @@ from the ``generator`` passed in. Nothing here touches the global RNG.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
 __all__ = ["Selector", "class_rows", "random_select", "herding_select", "kcenter_select", "pad_with_repeats",
-           "select_per_class", "random_per_class"]
+           "select_per_class", "per_class_quotas", "random_per_class"]
 
 #: ``select(rows, k) -> positions``: ``rows`` [n] int64 are the data rows of one class, the
 #: result [k] int64 holds ``k <= n`` distinct positions into ``rows`` (not rows of the data).
@@ -170,7 +170,7 @@ def pad_with_repeats(chosen: torch.Tensor, k: int, *, generator: torch.Generator
     return torch.cat(parts)
 
 
-def select_per_class(y: torch.Tensor, num_classes: int, spc: int, select: Selector, *,
+def select_per_class(y: torch.Tensor, num_classes: int, spc: int | Sequence[int], select: Selector, *,
                      replacement: bool = False, generator: torch.Generator) -> torch.Tensor:
     """Run ``select`` on every class and return the chosen rows, grouped by class.
 
@@ -182,7 +182,8 @@ def select_per_class(y: torch.Tensor, num_classes: int, spc: int, select: Select
     Args:
         y: [N] integer labels in ``[0, num_classes)``.
         num_classes: C.
-        spc: samples per class wanted (>= 1).
+        spc: samples per class wanted (>= 1), or one quota per class (>= 0 each, e.g. from
+            :func:`beamsim.distill.allocation.class_quotas`).
         select: the per-class selector (see :data:`Selector`).
         replacement: fill small classes up to ``spc`` with repeats.
         generator: for the repeats (and whatever ``select`` draws, if it uses the same one).
@@ -191,23 +192,41 @@ def select_per_class(y: torch.Tensor, num_classes: int, spc: int, select: Select
         [M] int64 (CPU): rows of ``y``; class 0's rows first, then class 1's, ...; within a
         class in the order chosen.
     """
-    if isinstance(spc, bool) or not isinstance(spc, int) or spc < 1:
-        raise ValueError(f"spc (samples per class) must be an integer >= 1, not {spc!r}")
+    quotas = per_class_quotas(spc, num_classes)
     out = []
-    for rows in class_rows(y, num_classes):
+    for rows, quota in zip(class_rows(y, num_classes), quotas):
         n = rows.numel()
-        if n == 0:
+        if n == 0 or quota == 0:
             continue
-        k = min(spc, n)
+        k = min(quota, n)
         positions = select(rows, k).cpu().long()
         if positions.numel() != k or positions.unique().numel() != k:
             raise RuntimeError(f"selector returned {positions.numel()} positions for k={k}; "
                                "it must return k distinct ones")
         picked = rows[positions]
-        if replacement and n < spc:
-            picked = pad_with_repeats(picked, spc, generator=generator)
+        if replacement and n < quota:
+            picked = pad_with_repeats(picked, quota, generator=generator)
         out.append(picked)
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+
+def per_class_quotas(spc: int | Sequence[int], num_classes: int) -> list[int]:
+    """``spc`` as one quota per class: an integer >= 1 for every class, or a sequence of C
+    non-negative integers with a positive sum.
+
+    >>> per_class_quotas(2, 3), per_class_quotas([0, 4, 1], 3)
+    ([2, 2, 2], [0, 4, 1])
+    """
+    if isinstance(spc, int) and not isinstance(spc, bool):
+        if spc < 1:
+            raise ValueError(f"spc (samples per class) must be an integer >= 1, not {spc!r}")
+        return [spc] * num_classes
+    quotas = list(spc) if isinstance(spc, (list, tuple)) else None
+    if quotas is None or len(quotas) != num_classes or not all(
+            isinstance(q, int) and not isinstance(q, bool) and q >= 0 for q in quotas) or sum(quotas) < 1:
+        raise ValueError(f"spc must be an integer >= 1 or {num_classes} non-negative per-class quotas with a "
+                         f"positive sum, not {spc!r}")
+    return quotas
 
 
 def random_per_class(y: torch.Tensor, num_classes: int, spc: int, *, replacement: bool = False,

@@ -2,7 +2,7 @@
 
 A distilled set is named by what made it, ``<objective>-<quantizer><bits>-spc<spc>-<init>``
 (``f32`` for an unquantized set, ``-repl`` when short classes repeat samples; a
-parameterization adds ``-fred<k>`` or ``-palette<K>``), so a reader
+parameterization adds ``-fred<k>`` or ``-palette<K>``, proportional allocation ``-prop``), so a reader
 of a folder sees each file's settings. Its checkpoint lies beside it, ``<name>.ckpt.pt``.
 
 >>> from beamsim.distill.config import default_config
@@ -42,7 +42,8 @@ def set_name(cfg: DistillConfig, *, per_class: Literal["spc", "ipc"] = "spc") ->
     repl = "-repl" if cfg.replacement else ""
     param = {"none": "", "fred": f"-fred{cfg.param.coefficients or 'auto'}",
              "palette": f"-palette{cfg.param.colors}"}[cfg.param.name]
-    return f"{cfg.objective}-{quant}-{per_class}{cfg.spc}-{cfg.init}{repl}{param}"
+    share = "" if cfg.allocation == "fixed" else f"-{cfg.allocation[:4]}"
+    return f"{cfg.objective}-{quant}-{per_class}{cfg.spc}-{cfg.init}{repl}{share}{param}"
 
 
 def default_output(data: str | os.PathLike, cfg: DistillConfig) -> Path:

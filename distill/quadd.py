@@ -54,6 +54,7 @@ import torch
 from torch import nn
 
 from beamsim.config import derive_seed, resolve_device
+from beamsim.distill.allocation import class_quotas
 from beamsim.distill.config import DistillConfig, default_config
 from beamsim.distill.constant import apply_constant, constant_feature_mask
 from beamsim.distill.experts import ExpertSettings, default_cache_dir, train_experts
@@ -324,11 +325,19 @@ class QuADD:
             model = load_flat_params(nets.build(), self._experts(x, y, num=1)[0][-1]).eval()
         t0 = time.perf_counter()
         x_syn, y_syn, counts, source_index = initialize(
-            x, y, self.num_classes_, cfg.spc, cfg.init, replacement=cfg.replacement, generator=gen, model=model,
+            x, y, self.num_classes_, self._quotas(y), cfg.init, replacement=cfg.replacement, generator=gen, model=model,
             bits=min(cfg.quantizer.bits, 8), graphcut_lambda=cfg.graphcut_lambda, device=self._device)
         self.timings_["init_s"] = time.perf_counter() - t0
         self.labels_, self.counts_, self.source_index_ = y_syn.to(self._device), counts, source_index
         return x_syn.to(self._device), self.labels_
+
+    def _quotas(self, y: torch.Tensor) -> int | list[int]:
+        """``spc`` (fixed allocation), or each class's share of its total (``allocation``)."""
+        cfg = self.config
+        if cfg.allocation == "fixed":
+            return cfg.spc
+        sizes = torch.bincount(y.cpu(), minlength=self.num_classes_).tolist()
+        return class_quotas(sizes, cfg.spc, cfg.allocation, replacement=cfg.replacement)
 
     def _projection(self, syn: nn.Parameter, quantizer: Quantizer | None,
                     constant: tuple[torch.Tensor, torch.Tensor] | None, bounds: tuple[float, float]) -> _Projection:

@@ -7,7 +7,7 @@ of the real set each sample came from.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from beamsim.config import make_generator, resolve_device
-from beamsim.distill.coresets import Selector, herding_select, kcenter_select, random_select, select_per_class
+from beamsim.distill.coresets import (Selector, herding_select, kcenter_select, per_class_quotas, random_select,
+                                     select_per_class)
 from beamsim.distill.init.features import embed_batched, last_layer_io
 from beamsim.distill.init.graphcut import (DEFAULT_GRAPHCUT_LAMBDA, _check_lambda, graph_cut_select,
                                            last_layer_gradient_similarity, uniform_quantizer)
@@ -43,7 +44,7 @@ class InitRequest:
     x: torch.Tensor
     y: torch.Tensor
     num_classes: int
-    spc: int
+    spc: int | tuple[int, ...]
     replacement: bool
     generator: torch.Generator
     model: nn.Module | None
@@ -176,8 +177,9 @@ def _validate(x, y, num_classes, spc, method, model, bits) -> None:
         raise ValueError(f"num_classes must be an integer >= 1, not {num_classes!r}")
     if int(y.min()) < 0 or int(y.max()) >= num_classes:
         raise ValueError(f"labels must lie in 0..{num_classes - 1}, found {int(y.min())}..{int(y.max())}")
-    if isinstance(spc, bool) or not isinstance(spc, int) or spc < 1:
-        raise ValueError(f"spc (samples per class) must be an integer >= 1, not {spc!r}")
+    per_class_quotas(spc, num_classes)  # an integer >= 1, or one quota per class
+    if method == "noise" and not isinstance(spc, int):
+        raise ValueError("initialisation 'noise' draws spc samples for every class: use --allocation fixed")
     if "model" in needs and model is None:
         raise ValueError(f"initialisation {method!r} needs model= (a network trained on the real data, e.g. an expert)")
     if "model" in needs and not isinstance(model, nn.Module):
@@ -189,7 +191,7 @@ def _validate(x, y, num_classes, spc, method, model, bits) -> None:
         raise ValueError(f"bits must be an integer in 1..{MAX_BITS}, not {bits!r}")
 
 
-def initialize(x: torch.Tensor, y: torch.Tensor, num_classes: int, spc: int, method: InitMethod = "real", *,
+def initialize(x: torch.Tensor, y: torch.Tensor, num_classes: int, spc: int | Sequence[int], method: InitMethod = "real", *,
                replacement: bool = False, generator: torch.Generator | None = None, model: nn.Module | None = None,
                bits: int | None = None, graphcut_lambda: float = DEFAULT_GRAPHCUT_LAMBDA,
                device: str | torch.device | None = None
@@ -251,7 +253,8 @@ def initialize(x: torch.Tensor, y: torch.Tensor, num_classes: int, spc: int, met
     """
     _validate(x, y, num_classes, spc, method, model, bits)
     request = InitRequest(
-        x=x.detach(), y=y.detach().cpu().long(), num_classes=num_classes, spc=spc, replacement=bool(replacement),
+        x=x.detach(), y=y.detach().cpu().long(), num_classes=num_classes,
+        spc=spc if isinstance(spc, int) else tuple(spc), replacement=bool(replacement),
         generator=make_generator() if generator is None else generator, model=model, bits=bits,
         graphcut_lambda=_check_lambda(graphcut_lambda), device=resolve_device(device))
     x_syn, y_syn, source = _METHODS[method].fn(request)

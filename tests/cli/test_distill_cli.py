@@ -243,3 +243,19 @@ def test_bad_image_options(tmp_path, args, fragment):
     r = run("distill", *args, "--out", tmp_path / "x.h5")
     assert_one_line_error(r, fragment)
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_proportional_allocation_keeps_the_total_and_names_the_file(tmp_path, tiny_dataset, tiny_config):
+    from beamsim.distill import describe
+
+    docs = {}
+    for allocation in ("fixed", "proportional"):
+        r = run("distill", "--data", tiny_dataset, "--spc", 2, "--objective", "none", "--quantizer", "none",
+                "--allocation", allocation, "--config", tiny_config, "--out", tmp_path / f"{allocation}.h5", "--json")
+        assert r.exit_code == 0, r.output
+        docs[allocation] = json.loads(r.stdout)
+    assert docs["proportional"]["allocation"] == "proportional" and "allocation" not in docs["fixed"]
+    assert docs["proportional"]["samples"] == docs["fixed"]["samples"]
+    assert describe(tmp_path / "proportional.h5")["samples_per_class"] != describe(tmp_path / "fixed.h5")["samples_per_class"]
+    bad = run("distill", "--data", tiny_dataset, "--allocation", "proportional", "--init", "noise", "--out", tmp_path / "x.h5")
+    assert_one_line_error(bad, "use --allocation fixed")
