@@ -37,7 +37,7 @@ from beamsim.distill.quant import MAX_BITS, Quantizer, build_quantizer, quantize
 from beamsim.errors import DataFileError
 from beamsim.h5safe import Array, Declared
 
-__all__ = ["QuantizedCodec"]
+__all__ = ["QuantizedCodec", "rebuild_quantizer"]
 
 _OTHERS = "thresholds, counts or constants"  # what arrays_sha256 covers, for the message
 
@@ -130,20 +130,7 @@ class QuantizedCodec(Codec):
         return layout
 
     def _quantizer(self, frame: Frame) -> Quantizer:
-        attrs, arrays = frame.attrs, frame.arrays
-        try:
-            quantizer = build_quantizer(attrs["quantizer"], **tomllib.loads(attrs.get("config", "")))
-            state = {key.split("/", 1)[1]: torch.from_numpy(value) for key, value in arrays.items()
-                     if key.startswith("quantizer/")}
-            if arrays["alpha"].size:
-                state["alpha"] = torch.from_numpy(arrays["alpha"])
-            quantizer.load_decode_state(state)
-        except (tomllib.TOMLDecodeError, ValueError, TypeError) as exc:
-            raise DataFileError(f"{frame.where}: the stored quantizer cannot be rebuilt ({exc})") from None
-        if quantizer.bits != attrs["bits"]:
-            raise DataFileError(f"{frame.where}: bits = {attrs['bits']} disagrees with the quantizer config "
-                                f"({quantizer.bits})")
-        return quantizer
+        return rebuild_quantizer(frame)
 
     def read(self, frame: Frame, device: str | torch.device | None = None) -> DistilledSet:
         layout = self._check(frame)
@@ -166,3 +153,26 @@ class QuantizedCodec(Codec):
 
     def describe(self, frame: Frame) -> dict:
         return describe_elementwise(frame, self._check(frame))
+
+
+def rebuild_quantizer(frame: Frame) -> Quantizer:
+    """The quantizer a file stores: built by name from its ``config`` attribute, with its
+    thresholds (``/alpha``) and decode state (``/quantizer/<k>``); the FreD codec shares it.
+
+    Raises:
+        DataFileError: the stored quantizer cannot be rebuilt, or its bits disagree with the file's.
+    """
+    attrs, arrays = frame.attrs, frame.arrays
+    try:
+        quantizer = build_quantizer(attrs["quantizer"], **tomllib.loads(attrs.get("config", "") or ""))
+        state = {key.split("/", 1)[1]: torch.from_numpy(value) for key, value in arrays.items()
+                 if key.startswith("quantizer/")}
+        if arrays["alpha"].size:
+            state["alpha"] = torch.from_numpy(arrays["alpha"])
+        quantizer.load_decode_state(state)
+    except (tomllib.TOMLDecodeError, ValueError, TypeError) as exc:
+        raise DataFileError(f"{frame.where}: the stored quantizer cannot be rebuilt ({exc})") from None
+    if quantizer.bits != attrs["bits"]:
+        raise DataFileError(f"{frame.where}: bits = {attrs['bits']} disagrees with the quantizer config "
+                            f"({quantizer.bits})")
+    return quantizer

@@ -26,7 +26,6 @@ the masks and constants alone), so the decoded set equals ``param.eval()(quantiz
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +41,11 @@ from beamsim.distill.files.codec import Codec, register_codec
 from beamsim.distill.files.elementwise import FLOAT_QUANTIZER, group_rows, header_of, layout_schema
 from beamsim.distill.files.frame import (FIX, DistilledSet, Frame, check_counts, count_attr, described_sizes,
                                          int_attr, labels_of, write_frame)
+from beamsim.distill.files.quantized import rebuild_quantizer
 from beamsim.distill.packing import pack_codes, packed_size, unpack_codes
 from beamsim.distill.param.fred import FreD, fred_overhead_bits, fred_payload_bits
 from beamsim.distill.provenance import Provenance
-from beamsim.distill.quant import MAX_BITS, Quantizer, build_quantizer, quantizer_names
+from beamsim.distill.quant import MAX_BITS, Quantizer, quantizer_names
 from beamsim.errors import DataFileError
 from beamsim.h5safe import MAX_READ_BYTES_ENV, Array, Declared, format_bytes, max_read_bytes
 
@@ -288,20 +288,7 @@ class FredCodec(Codec):
                                                     constant_elements=checked.constant_elements)}
 
     def _quantizer(self, frame: Frame) -> Quantizer:
-        attrs, arrays = frame.attrs, frame.arrays
-        try:
-            quantizer = build_quantizer(attrs["quantizer"], **tomllib.loads(attrs.get("config", "") or ""))
-            state = {key.split("/", 1)[1]: torch.from_numpy(value) for key, value in arrays.items()
-                     if key.startswith("quantizer/")}
-            if arrays["alpha"].size:
-                state["alpha"] = torch.from_numpy(arrays["alpha"])
-            quantizer.load_decode_state(state)
-        except (tomllib.TOMLDecodeError, ValueError, TypeError) as exc:
-            raise DataFileError(f"{frame.where}: the stored quantizer cannot be rebuilt ({exc})") from None
-        if quantizer.bits != attrs["bits"]:
-            raise DataFileError(f"{frame.where}: bits = {attrs['bits']} disagrees with the quantizer config "
-                                f"({quantizer.bits})")
-        return quantizer.eval()
+        return rebuild_quantizer(frame).eval()
 
     def parts(self, frame: Frame) -> FredParts:
         """The decoder, the coefficients it takes and the quantizer of a checked file.
