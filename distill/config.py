@@ -47,6 +47,7 @@ from typing import Any, Literal
 from beamsim import tomlio
 from beamsim.distill.allocation import ALLOCATIONS
 from beamsim.distill.objectives.registry import objective_names
+from beamsim.distill.record import FLAT_KEYS, LATER_KEYS
 from beamsim.distill.settings import (DEFAULT_MODEL, AugmentSettings, ExpertPoolSettings, MatchingSettings,
                                       ParamSettings, QuantizerSettings, StepSettings, TrajectorySettings, ValidationSettings, need)
 
@@ -59,35 +60,6 @@ Modality = Literal["beam", "image"]
 GROUPS: dict[str, type] = {"quantizer": QuantizerSettings, "step": StepSettings, "matching": MatchingSettings,
                            "trajectory": TrajectorySettings, "experts": ExpertPoolSettings, "validation": ValidationSettings,
                            "augment": AugmentSettings, "param": ParamSettings}
-#: The flat key of every setting (the record of format 1 and the 0.1 config files), in the
-#: record's order -> (group or None for the run-wide fields, field name).
-FLAT_KEYS: dict[str, tuple[str | None, str]] = {
-    "objective": (None, "objective"), "quantizer": ("quantizer", "name"), "bits": ("quantizer", "bits"),
-    "granularity": ("quantizer", "granularity"), "normalize": ("quantizer", "normalize"),
-    "percentile": ("quantizer", "percentile"), "spc": (None, "spc"), "init": (None, "init"),
-    "replacement": (None, "replacement"), "model": (None, "model"), "iterations": (None, "iterations"),
-    "keep_constant": (None, "keep_constant"), "clamp": (None, "clamp"), "lr_syn": ("step", "lr_syn"),
-    "momentum_syn": ("step", "momentum_syn"), "clip_grad": ("step", "clip_grad"),
-    "lr_alpha": ("quantizer", "lr_alpha"), "real_per_class": ("matching", "real_per_class"),
-    "dc_inner_steps": ("matching", "dc_inner_steps"), "num_experts": ("experts", "num"),
-    "expert_epochs_train": ("experts", "epochs"), "expert_lr": ("experts", "lr"),
-    "expert_momentum": ("experts", "momentum"), "expert_batch": ("experts", "batch"),
-    "syn_steps": ("trajectory", "syn_steps"), "expert_epochs": ("trajectory", "expert_epochs"),
-    "min_start_epoch": ("trajectory", "min_start_epoch"), "max_start_epoch": ("trajectory", "max_start_epoch"),
-    "initial_max_start_epoch": ("trajectory", "initial_max_start_epoch"), "batch_syn": ("trajectory", "batch_syn"),
-    "syn_lr_init": ("trajectory", "syn_lr_init"), "lr_lr": ("trajectory", "lr_lr"), "val_fraction": ("validation", "fraction"),
-    "val_every": ("validation", "every"), "val_epochs": ("validation", "epochs"),
-    "checkpoint_every": (None, "checkpoint_every"), "graphcut_lambda": (None, "graphcut_lambda"),
-    "dsa": ("augment", "dsa"), "dsa_strategy": ("augment", "strategy"),
-    "param": ("param", "name"), "coefficients": ("param", "coefficients"), "colors": ("param", "colors"),
-    "lr_param": ("param", "lr"), "palette_balance": ("param", "balance_weight"),
-    "palette_max": ("param", "max_weight"), "palette_warmup": ("param", "warmup"),
-    "allocation": (None, "allocation"),
-}
-#: Flat keys added after the first distilled-file version: recorded only when not at their default,
-#: so a beam run writes the same bytes (config text, checkpoint fingerprint) as before they existed.
-_LATER_KEYS = ("dsa", "dsa_strategy", "param", "coefficients", "colors", "lr_param", "palette_balance",
-               "palette_max", "palette_warmup", "allocation")
 #: The tables an objective may have in a TOML file (see the module docstring).
 _OBJECTIVE_TABLES = ("tm", "dm", "dc")
 
@@ -214,7 +186,7 @@ class DistillConfig:
         out = {}
         for key, (group, name) in FLAT_KEYS.items():
             out[key] = getattr(self, name) if group is None else getattr(getattr(self, group), name)
-        for key in _LATER_KEYS:
+        for key in LATER_KEYS:
             if out[key] == _DEFAULT_RECORD[key]:
                 del out[key]
         return out
@@ -239,7 +211,7 @@ class DistillConfig:
         return _apply_tables(cls().replace(**flat), tables, objective_tables=True)
 
 
-#: The defaults of :data:`_LATER_KEYS` (a record leaves them out).
+#: The defaults of :data:`LATER_KEYS` (a record leaves them out).
 _DEFAULT_RECORD = {"dsa": AugmentSettings().dsa, "dsa_strategy": AugmentSettings().strategy,
                    **{key: getattr(ParamSettings(), name) for key, (group, name) in FLAT_KEYS.items()
                       if group == "param"}, "allocation": "fixed"}
