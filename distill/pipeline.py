@@ -124,7 +124,7 @@ def _run(train: Any, out: Path, config: DistillConfig, *, seed: int, device: str
     from beamsim.distill.quadd import CheckpointMismatchError, QuADD
     from beamsim.distill.param import check_param
     from beamsim.distill.runstate import checkpoint_iteration
-    from beamsim.distill.tensors import as_tensors
+    from beamsim.distill.tensors import sample_shape
 
     checkpoint = checkpoint_path(out)
     quadd = QuADD(config, device=device, seed=seed, cache_dir=cache_dir, checkpoint_path=checkpoint,
@@ -143,7 +143,7 @@ def _run(train: Any, out: Path, config: DistillConfig, *, seed: int, device: str
                 say(f"resuming {checkpoint} at iteration {checkpoint_iteration(checkpoint)} of {config.iterations}")
             else:
                 say(f"no checkpoint at {checkpoint}; starting from the beginning")
-    check_param(config.param, tuple(as_tensors(train)[0].shape[1:]))  # before the progress bar starts
+    check_param(config.param, sample_shape(train))  # before the progress bar starts
     start = time.perf_counter()
     if progress is not None:
         progress(0, config.iterations, {})

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["as_tensors"]
+__all__ = ["as_tensors", "sample_shape"]
 
 
 def as_tensors(train: Any) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -16,18 +16,13 @@ def as_tensors(train: Any) -> tuple[torch.Tensor, torch.Tensor, int]:
     or ``tensors()``, or any map-style ``Dataset`` of (x, y) pairs.
     """
     num_classes = getattr(train, "num_classes", None)
-    if isinstance(train, (tuple, list)) and len(train) == 2:
-        x, y = train
-    elif hasattr(train, "inputs") and hasattr(train, "labels"):
-        x, y = train.inputs, train.labels
-    elif hasattr(train, "tensors") and callable(train.tensors):
-        x, y = train.tensors()
-    elif hasattr(train, "__getitem__") and hasattr(train, "__len__"):
+    source = _source(train)
+    if source is None:
         pairs = [train[i] for i in range(len(train))]
         x = torch.stack([torch.as_tensor(p[0]) for p in pairs])
         y = torch.as_tensor([int(p[1]) for p in pairs])
     else:
-        raise TypeError("train must be (x, y), a BeamDataset or a Dataset of (x, y) pairs")
+        x, y = source
     x = torch.as_tensor(x).float()
     y = torch.as_tensor(y).long()
     if x.ndim < 2 or y.ndim != 1 or x.shape[0] != y.shape[0]:
@@ -42,3 +37,32 @@ def as_tensors(train: Any) -> tuple[torch.Tensor, torch.Tensor, int]:
     if int(y.max()) >= num_classes:
         raise ValueError(f"labels reach {int(y.max())} but there are only {num_classes} classes")
     return x, y, num_classes
+
+
+def _source(train: Any) -> tuple[Any, Any] | None:
+    """``(x, y)`` of the forms that hold them whole; None for a map-style ``Dataset`` of pairs.
+
+    Raises:
+        TypeError: none of the forms :func:`as_tensors` accepts.
+    """
+    if isinstance(train, (tuple, list)) and len(train) == 2:
+        return train[0], train[1]
+    if hasattr(train, "inputs") and hasattr(train, "labels"):
+        return train.inputs, train.labels
+    if hasattr(train, "tensors") and callable(train.tensors):
+        return train.tensors()
+    if hasattr(train, "__getitem__") and hasattr(train, "__len__"):
+        return None
+    raise TypeError("train must be (x, y), a BeamDataset or a Dataset of (x, y) pairs")
+
+
+def sample_shape(train: Any) -> tuple[int, ...]:
+    """The shape of one sample of ``train`` (any form :func:`as_tensors` accepts), without
+    converting the data: e.g. ``(1, 8, 8)`` for beam maps.
+
+    >>> sample_shape((torch.zeros(5, 1, 8, 8), torch.zeros(5)))
+    (1, 8, 8)
+    """
+    source = _source(train)
+    x = torch.as_tensor(train[0][0])[None] if source is None else source[0]
+    return tuple(int(s) for s in x.shape[1:])

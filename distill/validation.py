@@ -22,7 +22,7 @@ from beamsim.models.training import predict, train_model
 if TYPE_CHECKING:
     from beamsim.distill.data.augment import DSA
 
-__all__ = ["stratified_holdout", "quantized_view", "Validator"]
+__all__ = ["stratified_holdout", "Validator"]
 
 
 def stratified_holdout(y: torch.Tensor, num_classes: int, fraction: float,
@@ -42,19 +42,6 @@ def stratified_holdout(y: torch.Tensor, num_classes: int, fraction: float,
         held.append(idx[:k])
         keep.append(idx[k:])
     return torch.cat(keep).sort().values, torch.cat(held).sort().values
-
-
-@torch.no_grad()
-def quantized_view(syn: torch.Tensor, quantizer: nn.Module | None) -> torch.Tensor:
-    """What a model trains on: Q(S) with the quantizer in eval mode (its mode restored
-    afterwards), or a copy of S without a quantizer; detached, same shape as ``syn``."""
-    if quantizer is None:
-        return syn.detach().clone()
-    was = quantizer.training
-    quantizer.eval()
-    x = quantizer(syn).detach()
-    quantizer.train(was)
-    return x
 
 
 class Validator:
@@ -81,7 +68,7 @@ class Validator:
 
     def score(self, x_train: torch.Tensor, y_train: torch.Tensor, iteration: int) -> float:
         """Top-1 accuracy in [0, 1] on the held-out samples of a model trained on
-        ``(x_train [M, C, H, W], y_train [M])``, e.g. :func:`quantized_view` of the set."""
+        ``(x_train [M, C, H, W], y_train [M])``, e.g. :func:`beamsim.distill.run_param.decoded_view` of the set."""
         generator = torch.Generator().manual_seed(derive_seed(self.seed, "validate", iteration))
         model = self.networks.fresh(generator)
         train_model(model, x_train, y_train, epochs=self.epochs, generator=generator, device=self.device,

@@ -9,7 +9,7 @@ MODULES = ["beamsim.tomlio", "beamsim.distill.bits", "beamsim.distill.packing", 
            "beamsim.distill.quant.apot", "beamsim.distill.quant.clipped", "beamsim.distill.quant.levels",
            "beamsim.distill.quant.ptq", "beamsim.distill.quant.registry", "beamsim.distill.quant.ste",
            "beamsim.distill.quant.uniform", "beamsim.distill.config", "beamsim.distill.provenance",
-           "beamsim.distill.naming", "beamsim.distill.allocation", "beamsim.distill.coresets", "beamsim.distill.param", "beamsim.distill.param.budget", "beamsim.distill.param.dct",
+           "beamsim.distill.naming", "beamsim.distill.tensors", "beamsim.distill.allocation", "beamsim.distill.coresets", "beamsim.distill.param", "beamsim.distill.param.budget", "beamsim.distill.param.dct",
            "beamsim.distill.param.fred", "beamsim.distill.param.fred_file", "beamsim.distill.param.palette"]
 
 

@@ -8,7 +8,8 @@ import beamsim.distill.networks as networks
 import beamsim.distill.validation as validation
 from beamsim.distill.networks import Networks
 from beamsim.distill.quant import build_quantizer
-from beamsim.distill.validation import Validator, quantized_view, stratified_holdout
+from beamsim.distill.run_param import decoded_view
+from beamsim.distill.validation import Validator, stratified_holdout
 
 
 def test_doctests():
@@ -28,15 +29,15 @@ def test_holdout_takes_the_floor_of_every_class():
     assert torch.equal(keep, again) and not torch.equal(keep, other)
 
 
-def test_quantized_view_uses_eval_mode_and_restores_it():
+def test_decoded_view_uses_eval_mode_and_restores_it():
     syn = torch.rand(4, 1, 2, 2, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
     q = build_quantizer("fsq", bits=3, generator=torch.Generator().manual_seed(1))
     q.train()
-    view = quantized_view(syn, q)
+    view = decoded_view(syn, q, None)
     assert q.training and not view.requires_grad
     q.eval()
     assert torch.equal(view, q(syn).detach())
-    plain = quantized_view(syn, None)
+    plain = decoded_view(syn, None, None)
     assert torch.equal(plain, syn.detach()) and plain.data_ptr() != syn.data_ptr()
 
 
