@@ -56,6 +56,7 @@ def test_distill_digits_with_a_palette(tmp_path):
     (["--param", "palette", "--quantizer", "apot"], "--param palette is its own quantizer"),
     (["--param", "fred", "--quantizer", "ptq"], "not ptq"),
     (["--param", "fred", "--coefficients", 65], "coefficients"),
+    (["--allocation", "greedy"], "'--allocation': Value error, 'greedy' is not one of"),
 ])
 def test_bad_param_options(args, fragment, tmp_path, tiny_dataset, tiny_config):
     out = tmp_path / "x.h5"
