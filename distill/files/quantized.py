@@ -37,7 +37,7 @@ from beamsim.distill.quant import MAX_BITS, Quantizer, build_quantizer, quantize
 from beamsim.errors import DataFileError
 from beamsim.h5safe import Array, Declared
 
-__all__ = ["QuantizedCodec", "rebuild_quantizer"]
+__all__ = ["QuantizedCodec", "rebuild_quantizer", "decode_codes"]
 
 _OTHERS = "thresholds, counts or constants"  # what arrays_sha256 covers, for the message
 
@@ -139,13 +139,7 @@ class QuantizedCodec(Codec):
         flat = fill(layout, varying, arrays.get("constant_codes"), np.uint8)
         quantizer = self._quantizer(frame)
         codes = torch.from_numpy(flat.astype(np.int64))
-        if int(codes.max()) >= quantizer.num_levels:
-            raise DataFileError(f"{frame.where}: a code is {int(codes.max())}, but {quantizer.levels_name} has only "
-                                f"{quantizer.num_levels} levels (file corrupt)")
-        try:
-            x = quantizer.decode(codes)
-        except ValueError as exc:
-            raise DataFileError(f"{frame.where}: the codes do not fit the stored thresholds ({exc})") from None
+        x = decode_codes(frame, quantizer, codes)
         counts, y = labels_of(arrays["counts"])
         if device is not None:
             x, y = x.to(device), y.to(device)
@@ -176,3 +170,19 @@ def rebuild_quantizer(frame: Frame) -> Quantizer:
         raise DataFileError(f"{frame.where}: bits = {attrs['bits']} disagrees with the quantizer config "
                             f"({quantizer.bits})")
     return quantizer
+
+
+def decode_codes(frame: Frame, quantizer: Quantizer, codes: torch.Tensor) -> torch.Tensor:
+    """``quantizer.decode(codes)`` for a file's codes (int64, any shape), refusing codes outside
+    the quantizer's levels; the FreD codec shares it.
+
+    Raises:
+        DataFileError: a code beyond the levels, or codes that do not fit the stored thresholds.
+    """
+    if codes.numel() and int(codes.max()) >= quantizer.num_levels:
+        raise DataFileError(f"{frame.where}: a code is {int(codes.max())}, but {quantizer.levels_name} has only "
+                            f"{quantizer.num_levels} levels (file corrupt)")
+    try:
+        return quantizer.decode(codes)
+    except ValueError as exc:
+        raise DataFileError(f"{frame.where}: the codes do not fit the stored thresholds ({exc})") from None

@@ -41,7 +41,7 @@ from beamsim.distill.files.codec import Codec, register_codec
 from beamsim.distill.files.elementwise import FLOAT_QUANTIZER, group_rows, header_of, layout_schema
 from beamsim.distill.files.frame import (FIX, DistilledSet, Frame, check_counts, count_attr, described_sizes,
                                          int_attr, labels_of, write_frame)
-from beamsim.distill.files.quantized import rebuild_quantizer
+from beamsim.distill.files.quantized import decode_codes, rebuild_quantizer
 from beamsim.distill.packing import pack_codes, packed_size, unpack_codes
 from beamsim.distill.param.fred import FreD, fred_overhead_bits, fred_payload_bits
 from beamsim.distill.provenance import Provenance
@@ -314,13 +314,7 @@ class FredCodec(Codec):
         quantizer = self._quantizer(frame)
         codes = torch.from_numpy(unpack_codes(arrays["codes"], checked.bits, checked.n * c * k).astype(np.int64))
         codes = codes.reshape(checked.n, c, k)
-        if int(codes.max()) >= quantizer.num_levels:
-            raise DataFileError(f"{where}: a code is {int(codes.max())}, but {quantizer.levels_name} has only "
-                                f"{quantizer.num_levels} levels (file corrupt)")
-        try:
-            latent = quantizer.decode(codes)
-        except ValueError as exc:
-            raise DataFileError(f"{where}: the codes do not fit the stored thresholds ({exc})") from None
+        latent = decode_codes(frame, quantizer, codes)
         return FredParts(param=param, latent=latent, quantizer=quantizer, codes=codes)
 
     def read(self, frame: Frame, device: str | torch.device | None = None) -> DistilledSet:
