@@ -44,6 +44,7 @@ def distill_cmd(
     replacement: Annotated[Optional[bool], typer.Option("--replacement/--no-replacement",
                                                         help="Repeat samples of classes with fewer than spc.")] = None,
     iterations: Annotated[Optional[int], typer.Option("--iterations", help="Distillation iterations.")] = None,
+    patience: Annotated[Optional[int], typer.Option("--patience", help="Stop once this many validations in a row have not beaten the best (0 = run every iteration).")] = None,
     encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help=f"Beam-map input encoding (default: {DEFAULT_ENCODING_NAME}).")] = None,
     experts: Annotated[Optional[int], typer.Option("--experts", help="Expert trajectories (tm).")] = None,
     expert_epochs: Annotated[Optional[int], typer.Option("--expert-epochs", help="Epochs each expert trains (tm).")] = None,
@@ -99,7 +100,8 @@ def distill_cmd(
         modality, defaults = "beam", {}
     overrides = dict(spc=spc, objective=objective, quantizer=quantizer, init=init, replacement=replacement,
                      iterations=iterations, num_experts=experts, expert_epochs_train=expert_epochs, model=model,
-                     param=param, coefficients=coefficients, colors=colors, allocation=value(allocation))
+                     param=param, coefficients=coefficients, colors=colors, allocation=value(allocation),
+                     val_patience=patience)
     if quantizer == "none" and bits is None:
         overrides["bits"] = 32
     elif bits is not None:
@@ -163,6 +165,8 @@ def distill_cmd(
         **({"param": cfg.param.name} if cfg.param.name != "none" else {}),
         **({"allocation": cfg.allocation} if cfg.allocation != "fixed" else {}),
         "replacement": cfg.replacement, "iterations": cfg.iterations,
+        **({"patience": cfg.validation.patience, "iterations_run": quadd.iterations_run_}
+           if cfg.validation.patience else {}),
         **({"encoding": encoding} if not image else {"zca": spec.zca, "image_size": spec.image_size}),
         "samples": int(quadd.labels_.numel()),
         "payload_bits": described.get("payload_bits"),

@@ -214,7 +214,7 @@ class DistillConfig:
 #: The defaults of :data:`LATER_KEYS` (a record leaves them out).
 _DEFAULT_RECORD = {"dsa": AugmentSettings().dsa, "dsa_strategy": AugmentSettings().strategy,
                    **{key: getattr(ParamSettings(), name) for key, (group, name) in FLAT_KEYS.items()
-                      if group == "param"}, "allocation": "fixed"}
+                      if group == "param"}, "allocation": "fixed", "val_patience": ValidationSettings().patience}
 
 
 def _group_fields(group: str, values: Mapping[str, Any]) -> dict[str, Any]:

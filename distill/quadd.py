@@ -23,7 +23,8 @@ Set-up, then the loop per iteration ``t`` (:meth:`QuADD.fit` reads in this order
     S      <- constant features reset, values clamped to the real data's range
 
 Every ``val_every`` iterations a small model is trained on the current Q(S) and scored on the
-held-out samples (:mod:`beamsim.distill.validation`); the set that scores best is kept.
+held-out samples (:mod:`beamsim.distill.validation`); the set that scores best is kept, and with
+``[validation] patience`` the loop stops once that many validations have not beaten it.
 Checkpoints every ``checkpoint_every`` iterations (:class:`~beamsim.distill.runstate.RunState`)
 make a run resumable; a resumed run gives the same result as an uninterrupted one. At the end
 ``--quantizer ptq`` quantizes the kept set once (min-max uniform).
@@ -37,7 +38,7 @@ Beam maps are never augmented.
 Results (after ``fit``): ``synthetic_`` (decoded Q(S), what a model trains on), ``labels_``,
 ``counts_``, ``source_index_``, ``quantizer_``, ``raw_`` (S before quantization), ``history_``
 (one dict per iteration), ``validation_`` (iteration, accuracy), ``best_iteration_``,
-``timings_``, ``alpha_initial_``, ``num_classes_``, ``input_shape_``, ``param_`` (the
+``iterations_run_`` (fewer than configured after a plateau stop), ``timings_``, ``alpha_initial_``, ``num_classes_``, ``input_shape_``, ``param_`` (the
 parameterization, :mod:`beamsim.distill.param`, or None; with one, ``raw_`` is its latent and
 ``synthetic_`` the decoded samples), ``param_log_`` (its warm-up log).
 """
@@ -71,7 +72,7 @@ from beamsim.distill.run_quantizer import (clamp_thresholds, final_quantizer, lo
 from beamsim.distill.runstate import (Best, CheckpointMismatchError, RunState, checkpoint_fingerprint, data_key,
                                       run_fingerprint)
 from beamsim.distill.tensors import as_tensors
-from beamsim.distill.validation import Validator, stratified_holdout
+from beamsim.distill.validation import Validator, plateaued, stratified_holdout
 
 if TYPE_CHECKING:
     from beamsim.distill.data.augment import DSA
@@ -185,18 +186,23 @@ class QuADD:
             run.load(self.checkpoint_path)
 
         loop_start = time.perf_counter()
+        stop = self._plateaued(run)  # a resumed run that had stopped stays stopped
         for it in range(run.iteration, cfg.iterations):
+            if stop:
+                break
             record = self._step(run, it, y_syn, project)
             record.update(threshold_stats(quantizer, alpha0))
             run.history.append(record)
             run.iteration = done = it + 1
             if validator.enabled and _due(done, cfg.validation.every, cfg.iterations):
                 self._validate(run, validator, y_syn, record)
-            if self.checkpoint_path is not None and cfg.checkpoint_every and _due(done, cfg.checkpoint_every,
-                                                                                  cfg.iterations):
+                stop = self._plateaued(run)
+            if self.checkpoint_path is not None and cfg.checkpoint_every and (
+                    stop or _due(done, cfg.checkpoint_every, cfg.iterations)):
                 run.save(self.checkpoint_path)
             if self.progress is not None:
                 self.progress(done, cfg.iterations, record)
+        self.iterations_run_ = run.iteration
         self.timings_["loop_s"] = time.perf_counter() - loop_start
 
         self._finish(run)
@@ -241,6 +247,10 @@ class QuADD:
         record["val_top1"] = accuracy
         if accuracy > run.best.accuracy:
             run.best = Best.of(run.iteration, accuracy, run.syn, run.quantizer, run.param)
+
+    def _plateaued(self, run: RunState) -> bool:
+        """Whether the validation scores have plateaued for ``[validation] patience`` validations."""
+        return plateaued([accuracy for _, accuracy in run.validation], self.config.validation.patience)
 
     def _finish(self, run: RunState) -> None:
         """The kept set (best on validation when validated, else the last), quantized for the file."""
@@ -376,7 +386,8 @@ class QuADD:
 
         if not hasattr(self, "synthetic_"):
             raise RuntimeError("call fit() before save()")
-        settings = {"config": self.config.as_dict(), "best_iteration": self.best_iteration_, **(extra or {})}
+        stopped = {"iterations_run": self.iterations_run_} if self.config.validation.patience else {}
+        settings = {"config": self.config.as_dict(), "best_iteration": self.best_iteration_, **stopped, **(extra or {})}
         provenance = (provenance or Provenance()).replace(objective=self.config.objective, spc=self.config.spc,
                                                           seed=self.seed)
         if self.param_ is not None:

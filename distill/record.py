@@ -34,9 +34,9 @@ FLAT_KEYS: dict[str, tuple[str | None, str]] = {
     "param": ("param", "name"), "coefficients": ("param", "coefficients"), "colors": ("param", "colors"),
     "lr_param": ("param", "lr"), "palette_balance": ("param", "balance_weight"),
     "palette_max": ("param", "max_weight"), "palette_warmup": ("param", "warmup"),
-    "allocation": (None, "allocation"),
+    "allocation": (None, "allocation"), "val_patience": ("validation", "patience"),
 }
 #: Flat keys added after the first distilled-file version: recorded only when not at their default,
 #: so a beam run writes the same bytes (config text, checkpoint fingerprint) as before they existed.
 LATER_KEYS = ("dsa", "dsa_strategy", "param", "coefficients", "colors", "lr_param", "palette_balance",
-               "palette_max", "palette_warmup", "allocation")
+               "palette_max", "palette_warmup", "allocation", "val_patience")

@@ -169,17 +169,21 @@ class ValidationSettings:
     Attributes:
         fraction: share of the training split held out (0 = off; never the test split).
         every: iterations between validations; epochs: training epochs of the quick model.
+        patience: stop once this many validations in a row have not beaten the best before them
+            (0 = off: run every iteration).
     """
 
     fraction: float = 0.1
     every: int = 50
     epochs: int = 30
+    patience: int = 0
 
     def __post_init__(self) -> None:
         need(not isinstance(self.fraction, bool) and isinstance(self.fraction, (int, float))
              and 0 <= self.fraction < 0.5, "val_fraction must lie in [0, 0.5)")
         _int(self.every, "val_every", 1)
         _int(self.epochs, "val_epochs", 1)
+        _int(self.patience, "val_patience", 0)
 
 
 @dataclass(frozen=True)

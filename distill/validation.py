@@ -3,13 +3,15 @@
 :func:`stratified_holdout` sets aside ``floor(fraction * n_c)`` samples of every class (never
 the test split). Every ``val_every`` iterations :class:`Validator` trains a small model on the
 current Q(S) (the quantizer in eval mode) and scores its top-1 accuracy on the held-out samples;
-the distiller keeps the set that scores best. Each validation draws from its own generator,
+the distiller keeps the set that scores best, and with a patience it stops once the scores have
+plateaued (:func:`plateaued`). Each validation draws from its own generator,
 ``derive_seed(seed, "validate", iteration)``, so it never shifts the run's other draws.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -22,7 +24,7 @@ from beamsim.models.training import predict, train_model
 if TYPE_CHECKING:
     from beamsim.distill.data.augment import DSA
 
-__all__ = ["stratified_holdout", "Validator"]
+__all__ = ["stratified_holdout", "plateaued", "Validator"]
 
 
 def stratified_holdout(y: torch.Tensor, num_classes: int, fraction: float,
@@ -42,6 +44,24 @@ def stratified_holdout(y: torch.Tensor, num_classes: int, fraction: float,
         held.append(idx[:k])
         keep.append(idx[k:])
     return torch.cat(keep).sort().values, torch.cat(held).sort().values
+
+
+def plateaued(scores: Sequence[float], patience: int) -> bool:
+    """True when the last ``patience`` scores have not beaten the best before them (a tie is no
+    gain, as in the kept-set rule); always False with ``patience`` 0 or too few scores.
+
+    A pure function of the validation history, so a resumed run stops where the first one did.
+
+    >>> plateaued([0.70, 0.75, 0.74, 0.75], 2)
+    True
+    >>> plateaued([0.70, 0.75, 0.74, 0.76], 2)
+    False
+    >>> plateaued([0.70, 0.69], 2), plateaued([0.70, 0.69], 0)
+    (False, False)
+    """
+    if patience <= 0 or len(scores) <= patience:
+        return False
+    return max(scores[-patience:]) <= max(scores[:-patience])
 
 
 class Validator:

@@ -11,6 +11,7 @@ from beamsim.cli.main import app
 from beamsim.distill.config import default_config
 from beamsim.distill.container import read
 from tests.cli.test_generate_cli import assert_one_line_error
+from tests.tiny import TINY
 
 runner = CliRunner()
 
@@ -259,3 +260,20 @@ def test_proportional_allocation_keeps_the_total_and_names_the_file(tmp_path, ti
     assert describe(tmp_path / "proportional.h5")["samples_per_class"] != describe(tmp_path / "fixed.h5")["samples_per_class"]
     bad = run("distill", "--data", tiny_dataset, "--allocation", "proportional", "--init", "noise", "--out", tmp_path / "x.h5")
     assert_one_line_error(bad, "use --allocation fixed")
+
+
+def test_patience_stops_on_a_plateau_and_reports_the_iterations_run(tmp_path, tiny_dataset):
+    config = tmp_path / "plateau.toml"
+    config.write_text(TINY.replace("iterations = 2", "iterations = 8").replace("val_fraction = 0.0", "val_fraction = 0.3")
+                      + "val_every = 1\nval_epochs = 2\n")
+    r = run("distill", "--data", tiny_dataset, "--spc", 2, "--objective", "dm", "--patience", 1, "--config", config,
+            "--out", tmp_path / "p.h5", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["patience"] == 1 and doc["iterations_run"] == len(doc["validation"]) <= 8
+    assert tomllib.loads(str(read(tmp_path / "p.h5").attrs["settings"]))["iterations_run"] == doc["iterations_run"]
+    plain = run("distill", "--data", tiny_dataset, "--spc", 2, "--objective", "dm", "--config", config,
+                "--out", tmp_path / "q.h5", "--json")
+    assert "iterations_run" not in json.loads(plain.stdout)
+    bad = run("distill", "--data", tiny_dataset, "--patience", -1, "--out", tmp_path / "x.h5")
+    assert_one_line_error(bad, "val_patience must be >= 0")

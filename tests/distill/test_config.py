@@ -42,7 +42,7 @@ def test_a_flat_key_a_group_mapping_and_a_group_object_change_the_same_setting()
 def test_the_record_is_the_flat_one_of_format_1_and_reads_back():
     cfg = default_config("image", spc=3, bits=32, objective="tm", dsa_strategy="color_crop", quantizer="none",
                          param="palette", coefficients=3, colors=4, lr_param=0.2, palette_balance=0.5, palette_max=2.0,
-                         palette_warmup=7, allocation="proportional")
+                         palette_warmup=7, allocation="proportional", val_patience=2)
     record = cfg.as_dict()
     assert list(record) == list(FLAT_KEYS), "the record's keys and their order are part of every file's bytes"
     assert DistillConfig.from_record(record) == cfg

@@ -10,7 +10,8 @@ MODULES = ["beamsim.tomlio", "beamsim.distill.bits", "beamsim.distill.packing", 
            "beamsim.distill.quant.ptq", "beamsim.distill.quant.registry", "beamsim.distill.quant.ste",
            "beamsim.distill.quant.uniform", "beamsim.distill.config", "beamsim.distill.provenance",
            "beamsim.distill.naming", "beamsim.distill.tensors", "beamsim.distill.allocation", "beamsim.distill.coresets", "beamsim.distill.param", "beamsim.distill.param.budget", "beamsim.distill.param.dct",
-           "beamsim.distill.param.fred", "beamsim.distill.param.fred_file", "beamsim.distill.param.palette"]
+           "beamsim.distill.param.fred", "beamsim.distill.param.fred_file", "beamsim.distill.param.palette",
+           "beamsim.distill.validation"]
 
 
 @pytest.mark.parametrize("name", MODULES)
