@@ -25,7 +25,7 @@ _ENCODING_HELP = f"relative | attenuation (default: the distilled file's, else {
 
 @app.command("evaluate")
 def evaluate_cmd(
-    train: Annotated[Path, typer.Option("--train", help="Training set: a data-set file (its train split) or a distilled file.")],
+    train: Annotated[list[Path], typer.Option("--train", help="Training set: a data-set file (its train split) or a distilled file. Repeat it to compare several sets on one test split (one table row each, with their stored bytes).")],
     test: Annotated[Optional[Path], typer.Option("--test", help="Data-set file whose test split is the test set (default: the training file's source data set).")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Network: beamcnn | beammlp | beamgru | convnet3 | convnet5 | alexnet | vgg11 | resnet18 (default: beamcnn; images: the distilled file's network).")] = None,
     runs: Annotated[int, typer.Option("--runs", help="Independent runs (seeds); mean and std are reported.")] = 5,
@@ -55,6 +55,15 @@ def evaluate_cmd(
         raise ValueError(f"unknown model {model!r}; known models: {', '.join(list_models())}")
     dev = resolve_device(device)
     from beamsim.sequences import is_sequence_file
+
+    if len(train) > 1:
+        if plot is not None or joint or any(is_sequence_file(path) for path in train):
+            raise ValueError("several --train files compare static training sets: leave --plot and --joint out, "
+                             "and evaluate a sequence file on its own")
+        _compare(train, test, json_output, encoding=encoding, epochs=epochs, runs=runs, device=dev, model=model,
+                 seed=seed, precision=precision, augment=augment)
+        return
+    train = train[0]
 
     if is_sequence_file(train):
         if test is not None or plot is not None:
@@ -114,6 +123,33 @@ def _print_result(result) -> None:
                  f"{'bf16 autocast' if p.precision == 'bf16' else 'float32'}; {data}; seed {result.seed}")
     stdout.print(f"training time: {sum(secs) / len(secs):.1f} s per run on {result.device} "
                  f"({result.threads} thread{'s' if result.threads != 1 else ''})")
+
+
+def _compare(paths: list[Path], test: Path | None, json_output: bool, *, encoding: str | None, epochs: int | None,
+             runs: int, device, **protocol) -> None:
+    """Several training sets on one test split: one row each with its stored size (the card's table)."""
+    from beamsim.experiments.compare import compare, prepare_sets
+
+    prepared = prepare_sets(paths, test, encoding, epochs=epochs, device=device)  # every file checked before any training
+    total = runs * sum(p.epochs for p in prepared)
+    with progress_bar("evaluate", total=total, enabled=not json_output) as advance:
+        rows = compare(prepared, runs=runs, device=device, on_epoch=lambda _run, _epoch: advance(1), **protocol)
+    if json_output:
+        print_json({"compare": [row.to_dict() for row in rows]})
+        return
+    first = rows[0].result
+    table = []
+    for row in rows:
+        r, size = row.result, row.size
+        ratio = "-" if size.ratio is None else f"{size.ratio:,.1f}"
+        table.append((row.path.name, f"{r.train_samples:,}", f"{size.bytes:,}", ratio, _fmt("top1", r.summary["top1"]),
+                      _fmt("within_1db", r.summary["within_1db"]), _fmt("rsrp_loss_db", r.summary["rsrp_loss_db"])))
+    title = (f"{first.model} trained on each set, tested on {first.test} ({first.test_samples:,} samples); "
+             f"{first.runs} run(s), mean ± std")
+    print_table(title, ["training set", "samples", "stored bytes", "x smaller", "top-1 (%)", "within 1 dB (%)",
+                        "RSRP loss (dB)"], table)
+    stdout.print("stored bytes: a distilled file's size on disk; a data-set file's training inputs at 32 bits per "
+                 "element (x smaller is against it)")
 
 
 def _evaluate_sequences(path: Path, json_output: bool, **protocol) -> None:
