@@ -44,6 +44,9 @@ def distill_cmd(
     replacement: Annotated[Optional[bool], typer.Option("--replacement/--no-replacement",
                                                         help="Repeat samples of classes with fewer than spc.")] = None,
     iterations: Annotated[Optional[int], typer.Option("--iterations", help="Distillation iterations.")] = None,
+    soft_labels: Annotated[Optional[bool], typer.Option("--soft-labels/--hard-labels", help="Learn a soft label per sample (trajectory matching) and store its top classes in a few bits, counted in the file's bits (default: hard labels, free).")] = None,
+    label_topk: Annotated[Optional[int], typer.Option("--label-topk", help="Soft labels: classes stored per sample (default 4).")] = None,
+    label_bits: Annotated[Optional[int], typer.Option("--label-bits", help="Soft labels: bits per stored class weight, 1..8 (default 4).")] = None,
     patience: Annotated[Optional[int], typer.Option("--patience", help="Stop once this many validations in a row have not beaten the best (0 = run every iteration).")] = None,
     encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help=f"Beam-map input encoding (default: {DEFAULT_ENCODING_NAME}).")] = None,
     experts: Annotated[Optional[int], typer.Option("--experts", help="Expert trajectories (tm).")] = None,
@@ -73,6 +76,7 @@ def distill_cmd(
     for given, flag, needs in ((coefficients, "--coefficients", "fred"), (colors, "--colors", "palette")):
         if given is not None and param != needs:
             raise ValueError(f"{flag} applies to --param {needs}")
+
     encoding = value(encoding)
     image = dataset != "beam"
     if image:
@@ -101,12 +105,14 @@ def distill_cmd(
     overrides = dict(spc=spc, objective=objective, quantizer=quantizer, init=init, replacement=replacement,
                      iterations=iterations, num_experts=experts, expert_epochs_train=expert_epochs, model=model,
                      param=param, coefficients=coefficients, colors=colors, allocation=value(allocation),
-                     val_patience=patience)
+                     val_patience=patience, soft_labels=soft_labels, label_topk=label_topk, label_bits=label_bits)
     if quantizer == "none" and bits is None:
         overrides["bits"] = 32
     elif bits is not None:
         overrides["bits"] = bits
     cfg = resolve_config(modality, config, defaults, **overrides)
+    if (label_topk is not None or label_bits is not None) and not cfg.labels.soft:
+        raise ValueError("--label-topk and --label-bits apply to --soft-labels")
     if cfg.objective == "none":
         cfg = cfg.replace(iterations=0)
     dev = resolve_device(device)
@@ -167,6 +173,8 @@ def distill_cmd(
         "replacement": cfg.replacement, "iterations": cfg.iterations,
         **({"patience": cfg.validation.patience, "iterations_run": quadd.iterations_run_}
            if cfg.validation.patience else {}),
+        **({"soft_labels": {"top_k": cfg.labels.top_k, "bits": cfg.labels.bits,
+                            "label_bits_stored": described.get("label_bits_stored")}} if cfg.labels.soft else {}),
         **({"encoding": encoding} if not image else {"zca": spec.zca, "image_size": spec.image_size}),
         "samples": int(quadd.labels_.numel()),
         "payload_bits": described.get("payload_bits"),

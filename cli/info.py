@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from beamsim.cli._options import JsonOpt
-from beamsim.cli._output import print_json, print_table, stderr
+from beamsim.cli._output import print_json, print_table, stderr, stdout
 
 #: This file's commands (joined on the root app in :mod:`beamsim.cli.main`).
 app = typer.Typer()
@@ -77,6 +77,10 @@ def info_cmd(
             print_json(doc)
             return
         print_table(f"{file}", ["field", "value"], [(k, v) for k, v in doc.items() if k != "bytes"])
+        if "label_topk" in doc:  # soft labels stored with the set
+            stdout.print(f"soft labels: top-{doc['label_topk']} classes, {doc['label_bits']}-bit codes, "
+                         f"{doc['label_bits_stored'] // doc['num_samples']} bits per sample "
+                         f"({doc['label_bits_stored']:,} bits)")
         if "bytes" in doc:  # patch-quantized set (beamsim compress): where the bytes go
             print_table("bytes", ["part", "bytes"], list(doc["bytes"].items()))
         return

@@ -48,8 +48,8 @@ from beamsim import tomlio
 from beamsim.distill.allocation import ALLOCATIONS
 from beamsim.distill.objectives.registry import objective_names
 from beamsim.distill.record import FLAT_KEYS, LATER_KEYS
-from beamsim.distill.settings import (DEFAULT_MODEL, AugmentSettings, ExpertPoolSettings, MatchingSettings,
-                                      ParamSettings, QuantizerSettings, StepSettings, TrajectorySettings, ValidationSettings, need)
+from beamsim.distill.settings import (DEFAULT_MODEL, AugmentSettings, ExpertPoolSettings, LabelSettings,
+                                      MatchingSettings, ParamSettings, QuantizerSettings, StepSettings, TrajectorySettings, ValidationSettings, need)
 
 __all__ = ["DistillConfig", "default_config", "load_config", "read_config", "resolve_config", "shipped_defaults",
            "FLAT_KEYS"]
@@ -59,7 +59,7 @@ Modality = Literal["beam", "image"]
 #: group name -> its settings class.
 GROUPS: dict[str, type] = {"quantizer": QuantizerSettings, "step": StepSettings, "matching": MatchingSettings,
                            "trajectory": TrajectorySettings, "experts": ExpertPoolSettings, "validation": ValidationSettings,
-                           "augment": AugmentSettings, "param": ParamSettings}
+                           "augment": AugmentSettings, "param": ParamSettings, "labels": LabelSettings}
 #: The tables an objective may have in a TOML file (see the module docstring).
 _OBJECTIVE_TABLES = ("tm", "dm", "dc")
 
@@ -87,7 +87,7 @@ class DistillConfig:
         graphcut_lambda: diversity weight of the ``quant-graphcut`` initialisation.
         allocation: ``fixed`` (``spc`` per class) or ``proportional`` (the same total shared
             in proportion to the class sizes; :mod:`beamsim.distill.allocation`).
-        quantizer, step, matching, trajectory, experts, validation, augment: the groups of
+        quantizer, step, matching, trajectory, experts, validation, augment, param, labels: the groups of
             :mod:`beamsim.distill.settings`.
     """
 
@@ -110,6 +110,7 @@ class DistillConfig:
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
     param: ParamSettings = field(default_factory=ParamSettings)
+    labels: LabelSettings = field(default_factory=LabelSettings)
 
     def __post_init__(self) -> None:
         from beamsim.distill.init import init_methods
@@ -138,6 +139,9 @@ class DistillConfig:
         need(self.param.name != "fred" or self.quantizer.name != "ptq",
              "--param fred quantizes its coefficients in the loop: use --quantizer apot|uniform|fsq (QuADD + FreD) "
              "or none (FreD), not ptq")
+        need(not self.labels.soft or (self.objective == "tm" and self.param.name == "none"),
+             "soft labels are learned with trajectory matching and stored beside the samples: use --objective tm "
+             "and leave --param out")
 
     @property
     def quantized_in_loop(self) -> bool:
@@ -214,7 +218,8 @@ class DistillConfig:
 #: The defaults of :data:`LATER_KEYS` (a record leaves them out).
 _DEFAULT_RECORD = {"dsa": AugmentSettings().dsa, "dsa_strategy": AugmentSettings().strategy,
                    **{key: getattr(ParamSettings(), name) for key, (group, name) in FLAT_KEYS.items()
-                      if group == "param"}, "allocation": "fixed", "val_patience": ValidationSettings().patience}
+                      if group == "param"}, "allocation": "fixed", "val_patience": ValidationSettings().patience,
+                   **{key: getattr(LabelSettings(), name) for key, (group, name) in FLAT_KEYS.items() if group == "labels"}}
 
 
 def _group_fields(group: str, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,11 +33,14 @@ The quantized and float32 codecs share one element-wise layout
     /constant_mask   bool    [*shape]   (k > 0)
     /alpha           float32 [...]      thresholds ([0] for quantizers without, and float32)
     /quantizer/<k>   float32 [...]      further decode parameters (normalization, PTQ ranges)
+    /label_classes   uint8   [...]      optional soft labels: the k most probable classes of every
+    /label_codes     uint8   [...]      sample and their b-bit codes, packed (label_topk, label_bits)
     attrs: format "beamsim.distilled", format_version, quantizer, bits, signed, levels,
-           input_shape, num_samples, num_classes, source_sha256, source_path, encoding,
-           source_samples, objective, spc, seed, payload_bits (N d b), payload_bits_stored
-           (N v b), overhead_bits, config (TOML), settings (TOML), sha256 (of the payload),
-           arrays_sha256 (of every other array), class_names, beamsim_version
+           input_shape, num_samples, num_classes, [label_topk, label_bits,] source_sha256,
+           source_path, encoding, source_samples, objective, spc, seed, payload_bits (N d b),
+           payload_bits_stored (N v b), overhead_bits, [label_bits_stored (N k (ceil(log2 C) + b)),]
+           config (TOML), settings (TOML), sha256 (of the payload), arrays_sha256 (of every
+           other array), class_names, beamsim_version ([...]: only with soft labels)
 
 :func:`load` of a quantized file decodes with the stored quantizer's own ``decode``, so the
 values equal the quantizer's (eval-mode) forward output bit for bit.
@@ -57,6 +60,7 @@ from beamsim.distill.param.palette_file import PaletteCodec
 from beamsim.distill.files import (FORMAT, FORMAT_VERSION, Codec, DistilledSet, Float32Codec, QuantizedCodec,
                                    codec_names, describe, format_of, get_codec, load, read, register_codec,
                                    settings_of)
+from beamsim.distill.labels import SoftLabels
 from beamsim.distill.provenance import Provenance
 from beamsim.distill.quant import Quantizer
 
@@ -68,7 +72,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "DistilledSet", "Provenance", "save", "lo
 def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], quantizer: Quantizer | None = None, *,
          num_classes: int | None = None, class_names: Sequence[str] | None = None,
          provenance: Provenance | None = None, settings: Mapping[str, Any] | None = None,
-         constants_once: bool = True) -> dict:
+         constants_once: bool = True, soft: SoftLabels | None = None) -> dict:
     """Write a distilled set atomically: packed codes with a quantizer (the quantized codec),
     float32 values without one (the float32 codec).
 
@@ -87,15 +91,18 @@ def save(path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], qua
             size and encoding; objective, spc, seed); unknown when None.
         settings: further settings (stored as TOML text).
         constants_once: store elements that are constant across the whole set once.
+        soft: soft labels of the rows of ``x``, in the order of ``x``
+            (:class:`~beamsim.distill.labels.SoftLabels`); stored grouped by class with the
+            rows, read back as ``read(path).soft``.
 
     Returns:
         :func:`describe` of the written file.
 
     Raises:
-        ValueError: inconsistent shapes, labels or names, non-finite values.
+        ValueError: inconsistent shapes, labels, names or soft labels, non-finite values.
     """
     common = dict(num_classes=num_classes, class_names=class_names, provenance=provenance, settings=settings,
-                  constants_once=constants_once)
+                  constants_once=constants_once, soft=soft)
     if quantizer is None:
         return Float32Codec().write(path, x, y, **common)
     return QuantizedCodec().write(path, x, y, quantizer, **common)

@@ -59,6 +59,10 @@ class SoftLabels:
         """These labels with their rows taken at ``index`` (e.g. reordered by class)."""
         return SoftLabels(self.classes[index], self.codes[index], self.bits, self.num_classes)
 
+    def cpu(self) -> "SoftLabels":
+        """These labels with their tensors on the CPU."""
+        return SoftLabels(self.classes.cpu(), self.codes.cpu(), self.bits, self.num_classes)
+
     def stored_bits(self) -> int:
         """Bits of all rows as stored: ``N k (ceil(log2 C) + bits)``."""
         return int(self.classes.shape[0]) * label_bits(self.num_classes, self.top_k, self.bits)

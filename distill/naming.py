@@ -6,13 +6,16 @@ parameterization adds ``-fred<k>`` or ``-palette<K>``, proportional allocation `
 of a folder sees each file's settings. Its checkpoint lies beside it, ``<name>.ckpt.pt``.
 
 >>> from beamsim.distill.config import default_config
->>> set_name(default_config("beam", objective="dm", spc=10, bits=6))
+>>> set_name(default_config("beam", objective="dm", spc=10, bits=6, init="real", allocation="fixed"))
 'dm-apot6-spc10-real'
->>> set_name(default_config("beam", objective="none", quantizer="none", bits=32, replacement=True), per_class="ipc")
+>>> set_name(default_config("beam", objective="none", quantizer="none", bits=32, init="real", allocation="fixed",
+...                          replacement=True), per_class="ipc")
 'none-f32-ipc50-real-repl'
->>> set_name(default_config("beam", param="fred", coefficients=8))
-'tm-apot6-spc50-real-fred8'
->>> default_output("data/umi.h5", default_config("beam", objective="tm", spc=10, bits=4)).as_posix()
+>>> set_name(default_config("beam", param="fred", coefficients=8, init="herding", allocation="proportional"))
+'tm-apot6-spc50-herding-prop-fred8'
+>>> set_name(default_config("beam", soft_labels=True, init="real", allocation="fixed"))
+'tm-apot6-spc50-real-soft4x4'
+>>> default_output("data/umi.h5", default_config("beam", objective="tm", spc=10, bits=4, init="real")).as_posix()
 'data/distilled/umi-tm-apot4-spc10-real.h5'
 >>> checkpoint_path("runs/a.h5").as_posix()
 'runs/a.h5.ckpt.pt'
@@ -31,7 +34,8 @@ __all__ = ["set_name", "default_output", "default_image_output", "checkpoint_pat
 
 
 def set_name(cfg: DistillConfig, *, per_class: Literal["spc", "ipc"] = "spc") -> str:
-    """``<objective>-<quantizer><bits>-<per_class><spc>-<init>[-repl][-fred<k>|-palette<K>]``: what made the set.
+    """``<objective>-<quantizer><bits>-<per_class><spc>-<init>[-repl][-prop][-fred<k>|-palette<K>][-soft<k>x<b>]``:
+    what made the set.
 
     Args:
         cfg: the resolved settings of the run.
@@ -43,7 +47,8 @@ def set_name(cfg: DistillConfig, *, per_class: Literal["spc", "ipc"] = "spc") ->
     param = {"none": "", "fred": f"-fred{cfg.param.coefficients or 'auto'}",
              "palette": f"-palette{cfg.param.colors}"}[cfg.param.name]
     share = "" if cfg.allocation == "fixed" else f"-{cfg.allocation[:4]}"
-    return f"{cfg.objective}-{quant}-{per_class}{cfg.spc}-{cfg.init}{repl}{share}{param}"
+    soft = f"-soft{cfg.labels.top_k}x{cfg.labels.bits}" if cfg.labels.soft else ""
+    return f"{cfg.objective}-{quant}-{per_class}{cfg.spc}-{cfg.init}{repl}{share}{param}{soft}"
 
 
 def default_output(data: str | os.PathLike, cfg: DistillConfig) -> Path:

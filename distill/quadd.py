@@ -38,16 +38,20 @@ Beam maps are never augmented.
 Results (after ``fit``): ``synthetic_`` (decoded Q(S), what a model trains on), ``labels_``,
 ``counts_``, ``source_index_``, ``quantizer_``, ``raw_`` (S before quantization), ``history_``
 (one dict per iteration), ``validation_`` (iteration, accuracy), ``best_iteration_``,
-``iterations_run_`` (fewer than configured after a plateau stop), ``timings_``, ``alpha_initial_``, ``num_classes_``, ``input_shape_``, ``param_`` (the
-parameterization, :mod:`beamsim.distill.param`, or None; with one, ``raw_`` is its latent and
-``synthetic_`` the decoded samples), ``param_log_`` (its warm-up log).
+``iterations_run_`` (fewer than configured after a plateau stop), ``timings_``,
+``alpha_initial_``, ``num_classes_``, ``input_shape_``, ``param_`` (the parameterization,
+:mod:`beamsim.distill.param`, or None; with one, ``raw_`` is its latent and ``synthetic_`` the
+decoded samples), ``param_log_`` (its warm-up log), ``soft_labels_`` (the stored soft labels,
+:class:`~beamsim.distill.labels.SoftLabels`, in the rows of ``synthetic_``; None: hard labels).
+
+With ``[labels] soft`` (trajectory matching), every sample also learns a soft label
+(:mod:`beamsim.distill.run_labels`): the student's target is its stored few-bit code.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +62,7 @@ from beamsim.config import derive_seed, resolve_device
 from beamsim.distill.allocation import class_quotas
 from beamsim.distill.config import DistillConfig, default_config
 from beamsim.distill.constant import apply_constant, constant_feature_mask
+from beamsim.distill.projection import Projection, projection
 from beamsim.distill.experts import ExpertSettings, default_cache_dir, train_experts
 from beamsim.distill.init import init_needs, initialize
 from beamsim.distill.networks import Networks
@@ -65,8 +70,8 @@ from beamsim.distill.objectives import NO_OBJECTIVE, Objective, ObjectiveContext
 from beamsim.distill.params import load_flat_params
 from beamsim.distill.provenance import Provenance
 from beamsim.distill.param import check_param
+from beamsim.distill.run_labels import label_optimizer, loop_labels
 from beamsim.distill.run_param import decode, decoded_view, loop_param, param_optimizer
-from beamsim.distill.quant import Quantizer
 from beamsim.distill.run_quantizer import (clamp_thresholds, final_quantizer, loop_quantizer, threshold_optimizer,
                                            threshold_stats, thresholds)
 from beamsim.distill.runstate import (Best, CheckpointMismatchError, RunState, checkpoint_fingerprint, data_key,
@@ -86,23 +91,6 @@ Progress = Callable[[int, int, dict], None]
 def _due(done: int, every: int, total: int) -> bool:
     """True every ``every`` iterations and after the last one."""
     return done % every == 0 or done == total
-
-
-@dataclass(frozen=True)
-class _Projection:
-    """Where S may go after a step: constant features at ``fill`` (where ``mask``), values in
-    ``bounds`` (None: unbounded, e.g. a latent whose values the quantizer bounds)."""
-
-    mask: torch.Tensor | None
-    fill: torch.Tensor | None
-    bounds: tuple[float, float] | None
-
-    @torch.no_grad()
-    def __call__(self, syn: torch.Tensor) -> None:
-        if self.mask is not None:
-            syn.copy_(apply_constant(syn, self.mask, self.fill))
-        if self.bounds is not None:
-            syn.clamp_(*self.bounds)
 
 
 class QuADD:
@@ -173,15 +161,16 @@ class QuADD:
         param = loop_param(cfg, x, constant, seed=self.seed, device=self._device)
         syn = nn.Parameter(param.to_latent(x_syn) if param is not None else x_syn.clone())
         quantizer = loop_quantizer(cfg, syn, seed=self.seed, device=self._device)
-        project = self._projection(syn, quantizer, constant if param is None or param.latent_is_sample else None,
-                                   bounds if param is None or param.latent_is_sample else None)
+        sample = param is None or param.latent_is_sample
+        project = projection(syn, quantizer, constant if sample else None, bounds if sample and cfg.clamp else None)
         self.param_log_ = param.prepare(syn.detach()) if param is not None else {}
         opt_syn = torch.optim.SGD([syn], lr=cfg.step.lr_syn, momentum=cfg.step.momentum_syn)
         opt_alpha = threshold_optimizer(quantizer, cfg.quantizer.lr_alpha)
         alpha0 = thresholds(quantizer)
-        objective = self._objective(x, y, nets) if cfg.iterations > 0 else None
+        objective = self._objective(x, y, nets) if cfg.iterations > 0 or cfg.labels.soft else None
+        labels = loop_labels(cfg, objective, decoded_view(syn, quantizer, param))
         run = RunState(run_fingerprint(cfg, self.seed, self._key), syn, opt_syn, gen, quantizer, opt_alpha, objective,
-                       param, param_optimizer(param, cfg.param.lr))
+                       param, param_optimizer(param, cfg.param.lr), labels, label_optimizer(labels, cfg))
         if resume and self.checkpoint_path is not None and Path(self.checkpoint_path).exists():
             run.load(self.checkpoint_path)
 
@@ -211,17 +200,18 @@ class QuADD:
         return self
 
     # ------------------------------------------------------------------ the iteration
-    def _step(self, run: RunState, it: int, y_syn: torch.Tensor, project: _Projection) -> dict[str, float]:
+    def _step(self, run: RunState, it: int, y_syn: torch.Tensor, project: Projection) -> dict[str, float]:
         """One iteration: loss on Q(S), backward, the optimisers' steps, S projected back."""
         t_it = time.perf_counter()
         syn, quantizer, objective, param = run.syn, run.quantizer, run.objective, run.param
-        loss, info = objective.loss(it, decode(syn, quantizer, param), y_syn, run.generator)
+        target = run.labels.targets() if run.labels is not None else y_syn
+        loss, info = objective.loss(it, decode(syn, quantizer, param), target, run.generator)
         if param is not None:
             extra, param_info = param.regularization(syn)
             loss, info = loss + extra, {**info, **param_info}
-        for opt in (run.opt_syn, run.opt_alpha, run.opt_param):
-            if opt is not None:
-                opt.zero_grad(set_to_none=True)
+        optimizers = [opt for opt in (run.opt_syn, run.opt_alpha, run.opt_param, run.opt_labels) if opt is not None]
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
         objective.zero_grad()
         loss.backward()
         grad_norm = float(syn.grad.norm()) if syn.grad is not None else 0.0
@@ -231,8 +221,9 @@ class QuADD:
         if run.opt_alpha is not None:
             run.opt_alpha.step()
             clamp_thresholds(run.opt_alpha)
-        if run.opt_param is not None:
-            run.opt_param.step()
+        for opt in (run.opt_param, run.opt_labels):
+            if opt is not None:
+                opt.step()
         objective.step()
         project(syn)
         if quantizer is not None:
@@ -242,11 +233,12 @@ class QuADD:
 
     def _validate(self, run: RunState, validator: Validator, y_syn: torch.Tensor, record: dict) -> None:
         """Score the current Q(S) on the hold-out; keep it when it beats the best so far."""
-        accuracy = validator.score(decoded_view(run.syn, run.quantizer, run.param), y_syn, run.iteration)
+        targets = run.labels.stored().targets() if run.labels is not None else None
+        accuracy = validator.score(decoded_view(run.syn, run.quantizer, run.param), y_syn, run.iteration, targets)
         run.validation.append((run.iteration, accuracy))
         record["val_top1"] = accuracy
         if accuracy > run.best.accuracy:
-            run.best = Best.of(run.iteration, accuracy, run.syn, run.quantizer, run.param)
+            run.best = Best.of(run.iteration, accuracy, run.syn, run.quantizer, run.param, run.labels)
 
     def _plateaued(self, run: RunState) -> bool:
         """Whether the validation scores have plateaued for ``[validation] patience`` validations."""
@@ -260,8 +252,9 @@ class QuADD:
                 syn.copy_(best.syn)
             if quantizer is not None and best.quantizer is not None:
                 quantizer.load_state_dict(best.quantizer)
-            if param is not None and best.param is not None:
-                param.load_state_dict(best.param)
+            for module, state in ((param, best.param), (run.labels, best.labels)):
+                if module is not None and state is not None:
+                    module.load_state_dict(state)
             self.best_iteration_ = best.iteration
         else:
             self.best_iteration_ = cfg.iterations
@@ -269,6 +262,7 @@ class QuADD:
         if quantizer is None:
             quantizer = final_quantizer(cfg, self.raw_, device=self._device)  # ptq: quantize the kept set once
         self.quantizer_, self.param_ = quantizer, param
+        self.soft_labels_ = run.labels.stored() if run.labels is not None else None
         if quantizer is not None or param is not None:
             self.synthetic_ = decoded_view(self.raw_, quantizer, param)
             for module in (quantizer, param):
@@ -349,18 +343,6 @@ class QuADD:
         sizes = torch.bincount(y.cpu(), minlength=self.num_classes_).tolist()
         return class_quotas(sizes, cfg.spc, cfg.allocation, replacement=cfg.replacement)
 
-    def _projection(self, syn: nn.Parameter, quantizer: Quantizer | None,
-                    constant: tuple[torch.Tensor, torch.Tensor] | None, bounds: tuple[float, float]) -> _Projection:
-        """Where S may go; moves S (and the constants) behind a latent-input quantizer's bound (FSQ)."""
-        mask, fill = constant if constant is not None else (None, None)
-        latent = quantizer is not None and quantizer.latent_input
-        if latent:
-            with torch.no_grad():
-                syn.copy_(quantizer.to_latent(syn))
-            if mask is not None:
-                fill = quantizer.to_latent(fill)
-        return _Projection(mask, fill, bounds if self.config.clamp and not latent else None)
-
     def _objective(self, x: torch.Tensor, y: torch.Tensor, nets: Networks) -> Objective | None:
         """The registered objective on ``(x, y)`` (trajectory matching trains its experts here)."""
         context = ObjectiveContext(x, y, self.num_classes_, nets, experts=lambda: self._experts(x, y),
@@ -396,5 +378,6 @@ class QuADD:
                                              num_classes=self.num_classes_, class_names=class_names,
                                              provenance=provenance, settings=settings)
         x = self.raw_ if self.quantizer_ is not None else self.synthetic_
+        soft = {"soft": self.soft_labels_.cpu()} if self.soft_labels_ is not None else {}
         return save(path, x.cpu(), self.labels_.cpu(), self.quantizer_, num_classes=self.num_classes_,
-                    class_names=class_names, provenance=provenance, settings=settings)
+                    class_names=class_names, provenance=provenance, settings=settings, **soft)

@@ -35,8 +35,11 @@ FLAT_KEYS: dict[str, tuple[str | None, str]] = {
     "lr_param": ("param", "lr"), "palette_balance": ("param", "balance_weight"),
     "palette_max": ("param", "max_weight"), "palette_warmup": ("param", "warmup"),
     "allocation": (None, "allocation"), "val_patience": ("validation", "patience"),
+    "soft_labels": ("labels", "soft"), "label_topk": ("labels", "top_k"), "label_bits": ("labels", "bits"),
+    "lr_label": ("labels", "lr"),
 }
 #: Flat keys added after the first distilled-file version: recorded only when not at their default,
 #: so a beam run writes the same bytes (config text, checkpoint fingerprint) as before they existed.
 LATER_KEYS = ("dsa", "dsa_strategy", "param", "coefficients", "colors", "lr_param", "palette_balance",
-               "palette_max", "palette_warmup", "allocation", "val_patience")
+               "palette_max", "palette_warmup", "allocation", "val_patience", "soft_labels",
+               "label_topk", "label_bits", "lr_label")

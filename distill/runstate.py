@@ -26,6 +26,10 @@ Checkpoint entries (the layout of beamsim 0.1, unchanged; checkpoints of 0.1 res
 ``best_quantizer``         its ``state_dict`` at the best iteration
 ``quantizer_generator``    state of the quantizer's noise generator
 ``opt_alpha``              Adam state of the thresholds (when they are learned)
+``param``, ``best_param``  the parameterization's state, now and at the best iteration (with one)
+``opt_param``              its optimiser's state
+``labels``, ``best_labels`` the soft labels' logits, now and at the best iteration (with soft labels)
+``opt_labels``             their optimiser's state
 objective entries          :meth:`Objective.state_dict <beamsim.distill.objectives.Objective.state_dict>`
                            (trajectory matching: ``syn_lr``, ``opt_lr``)
 =========================  ==================================================================
@@ -57,7 +61,7 @@ __all__ = ["RunState", "Best", "CheckpointMismatchError", "data_key", "run_finge
 #: The entries the run itself writes; every other entry of a checkpoint is the objective's.
 RUN_KEYS = ("fingerprint", "iteration", "syn", "opt_syn", "generator", "history_keys", "history", "validation",
             "best_iteration", "best_accuracy", "best_syn", "quantizer", "best_quantizer", "quantizer_generator",
-            "opt_alpha", "param", "best_param", "opt_param")
+            "opt_alpha", "param", "best_param", "opt_param", "labels", "best_labels", "opt_labels")
 
 
 class CheckpointMismatchError(ValueError):
@@ -137,6 +141,7 @@ class Best:
         syn: S at that iteration.
         quantizer: the quantizer's ``state_dict`` then (None without a quantizer).
         param: the parameterization's ``state_dict`` then (None without one).
+        labels: the soft labels' ``state_dict`` then (None without soft labels).
     """
 
     iteration: int
@@ -144,14 +149,15 @@ class Best:
     syn: torch.Tensor
     quantizer: dict[str, torch.Tensor] | None
     param: dict[str, torch.Tensor] | None = None
+    labels: dict[str, torch.Tensor] | None = None
 
     @classmethod
     def of(cls, iteration: int, accuracy: float, syn: torch.Tensor, quantizer: nn.Module | None,
-           param: nn.Module | None = None) -> "Best":
-        """A copy of the current S, quantizer and parameterization state, scored ``accuracy`` at ``iteration``."""
-        state = copy.deepcopy(quantizer.state_dict()) if quantizer is not None else None
-        own = copy.deepcopy(param.state_dict()) if param is not None else None
-        return cls(iteration, accuracy, syn.detach().clone(), state, own)
+           param: nn.Module | None = None, labels: nn.Module | None = None) -> "Best":
+        """A copy of the current S and the quantizer, parameterization and label states, scored
+        ``accuracy`` at ``iteration``."""
+        state, own, soft = (copy.deepcopy(m.state_dict()) if m is not None else None for m in (quantizer, param, labels))
+        return cls(iteration, accuracy, syn.detach().clone(), state, own, soft)
 
 
 @dataclass(eq=False)
@@ -168,6 +174,8 @@ class RunState:
         objective: the objective (its entries go into the checkpoint), or None.
         param: the parameterization (:mod:`beamsim.distill.param`), or None.
         opt_param: the optimiser of its learnable parts, or None.
+        labels: the soft labels (:class:`beamsim.distill.run_labels.LearnedLabels`), or None.
+        opt_labels: their optimiser, or None.
         iteration: iterations done.
         history: one record per iteration.
         validation: (iteration, accuracy) of every validation.
@@ -183,6 +191,8 @@ class RunState:
     objective: "Objective | None" = None
     param: nn.Module | None = None
     opt_param: torch.optim.Optimizer | None = None
+    labels: nn.Module | None = None
+    opt_labels: torch.optim.Optimizer | None = None
     iteration: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     validation: list[tuple[int, float]] = field(default_factory=list)
@@ -190,7 +200,7 @@ class RunState:
 
     def __post_init__(self) -> None:
         if self.best is None:
-            self.best = Best.of(0, -1.0, self.syn, self.quantizer, self.param)
+            self.best = Best.of(0, -1.0, self.syn, self.quantizer, self.param, self.labels)
 
     # -- the checkpoint entries: written here ... -------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -218,6 +228,9 @@ class RunState:
             state["best_param"] = best.param
         if self.opt_param is not None:
             state["opt_param"] = self.opt_param.state_dict()
+        if self.labels is not None:
+            state["labels"], state["best_labels"] = self.labels.state_dict(), best.labels
+            state["opt_labels"] = self.opt_labels.state_dict()
         if self.objective is not None:
             own = self.objective.state_dict()
             clash = sorted(set(own) & set(RUN_KEYS))
@@ -250,12 +263,15 @@ class RunState:
             self.param.load_state_dict(state["param"])
         if self.opt_param is not None:
             self.opt_param.load_state_dict(state["opt_param"])
+        if self.labels is not None:
+            self.labels.load_state_dict(state["labels"])
+            self.opt_labels.load_state_dict(state["opt_labels"])
         if self.objective is not None:
             self.objective.load_state_dict({k: v for k, v in state.items() if k not in RUN_KEYS})
         self.history = [dict(zip(state["history_keys"], row)) for row in state["history"].tolist()]
         self.validation = [(int(i), float(a)) for i, a in state["validation"].tolist()]
         self.best = Best(int(state["best_iteration"]), float(state["best_accuracy"]), state["best_syn"],
-                         state.get("best_quantizer"), state.get("best_param"))
+                         state.get("best_quantizer"), state.get("best_param"), state.get("best_labels"))
         self.iteration = int(state["iteration"])
         return self
 

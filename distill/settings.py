@@ -241,3 +241,28 @@ class ParamSettings:
         _number(self.balance_weight, "palette_balance")
         _number(self.max_weight, "palette_max")
         _int(self.warmup, "palette_warmup", 0)
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    """Learned soft labels (``[labels]``; :mod:`beamsim.distill.labels`), trajectory matching only.
+
+    Attributes:
+        soft: learn and store a soft label per sample (False: the hard class of its row, free
+            in the file: the per-class counts).
+        top_k: classes stored per sample; bits: bits per stored code (a sample's label costs
+            ``top_k (ceil(log2 C) + bits)`` bits, counted in the file's bits).
+        lr: SGD step of the label logits (the samples' momentum).
+    """
+
+    soft: bool = False
+    top_k: int = 4
+    bits: int = 4
+    lr: float = 2.0
+
+    def __post_init__(self) -> None:
+        need(isinstance(self.soft, bool), f"soft_labels must be true or false, not {self.soft!r}")
+        _int(self.top_k, "label_topk", 1)
+        need(not isinstance(self.bits, bool) and isinstance(self.bits, int) and 1 <= self.bits <= 8,
+             f"label_bits must lie in 1..8, not {self.bits!r}")
+        _number(self.lr, "lr_label", positive=True)

@@ -86,12 +86,14 @@ class Validator:
         """True when there are held-out samples."""
         return len(self.y_val) > 0
 
-    def score(self, x_train: torch.Tensor, y_train: torch.Tensor, iteration: int) -> float:
+    def score(self, x_train: torch.Tensor, y_train: torch.Tensor, iteration: int,
+              targets: torch.Tensor | None = None) -> float:
         """Top-1 accuracy in [0, 1] on the held-out samples of a model trained on
-        ``(x_train [M, C, H, W], y_train [M])``, e.g. :func:`beamsim.distill.run_param.decoded_view` of the set."""
+        ``(x_train [M, C, H, W], y_train [M])``, e.g. :func:`beamsim.distill.run_param.decoded_view` of the set
+        (with soft labels, ``targets`` [M, C]: the stored ones)."""
         generator = torch.Generator().manual_seed(derive_seed(self.seed, "validate", iteration))
         model = self.networks.fresh(generator)
         train_model(model, x_train, y_train, epochs=self.epochs, generator=generator, device=self.device,
-                    augment=self.dsa)
+                    augment=self.dsa, targets=targets)
         logits = predict(model, self.x_val, device=self.device)
         return float((logits.argmax(1).to(self.y_val.device) == self.y_val).float().mean())

@@ -50,6 +50,7 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
                 optimizer: OptimizerName = "adamw", momentum: float = 0.9, schedule: Literal["cosine", "constant"] = "cosine",
                 generator: torch.Generator | None = None, device: str | torch.device | None = None,
                 redraw: Redraw | None = None, augment: Augment | None = None, autocast: bool = False,
+                targets: torch.Tensor | None = None,
                 on_epoch: Callable[[int, float], None] | None = None) -> list[float]:
     """Train ``model`` in place with minibatch cross-entropy.
 
@@ -76,6 +77,8 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
         augment: when given, every batch becomes ``augment(batch, generator)`` before the
             forward pass (images: DSA); None: no augmentation.
         autocast: run forward and backward under bfloat16 autocast (weights stay float32).
+        targets: [N, C] float soft targets (rows summing to 1) the cross-entropy is taken
+            against instead of ``y`` (which must then be [N]); None: the labels ``y``.
         on_epoch: called as ``on_epoch(epoch, mean_loss)`` after every epoch.
 
     Returns:
@@ -91,12 +94,14 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
         raise ValueError("the training set is empty")
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing}")
+    if targets is not None and (y.ndim != 1 or targets.ndim != 2 or targets.shape[0] != y.shape[0]):
+        raise ValueError(f"soft targets must be [N, C] beside labels [N], got {list(targets.shape)} and {list(y.shape)}")
     device = _device(device, model)
     if generator is None:
         generator = torch.Generator().manual_seed(0)
     model.to(device).train()
     x_dev = x.to(device, torch.float32)
-    y_dev = y.to(device, torch.long)
+    y_dev = y.to(device, torch.long) if targets is None else targets.to(device, torch.float32)
     n = x.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = epochs * steps_per_epoch
@@ -123,7 +128,7 @@ def train_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: i
                     xb = augment(xb, generator)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
                 logits = model(xb)
-            if yb.ndim == 2:  # H heads: [B, H * C] logits -> [B * H, C] against [B * H] labels
+            if yb.ndim == 2 and targets is None:  # H heads: [B, H * C] logits -> [B * H, C] against [B * H] labels
                 logits = logits.reshape(yb.numel(), -1)
                 yb = yb.reshape(-1)
             loss = F.cross_entropy(logits.float(), yb, label_smoothing=label_smoothing)

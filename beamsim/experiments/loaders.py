@@ -63,6 +63,8 @@ class TrainingSet:
         dsa_strategy: the DSA op groups of the distillation (distilled image files), else None.
         modality: the :attr:`Task.name <beamsim.experiments.tasks.Task.name>` of the data
             (``beam``, ``image``); None for tensors (the test set's).
+        targets: [N, C] float32 soft targets a network trains on instead of ``y`` (a distilled
+            file with soft labels, :mod:`beamsim.distill.labels`), else None.
     """
 
     x: torch.Tensor
@@ -78,6 +80,7 @@ class TrainingSet:
     model: str | None = None
     dsa_strategy: str | None = None
     modality: str | None = None
+    targets: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -163,8 +166,10 @@ def _load_distilled(path: Path, attrs: dict, encoding: Encoding | None) -> Train
     import beamsim.distill  # the public reader (tests stand in for it there)
 
     x, y = beamsim.distill.load(path)
+    soft = beamsim.distill.read(path).soft if "label_topk" in attrs else None
     num_classes = attrs.get("num_classes")
     common = dict(x=x.float().cpu(), y=y.long().cpu(), source=str(path), kind="distilled",
+                  targets=soft.targets() if soft is not None else None,
                   source_sha256=str(attrs.get("source_sha256") or "") or None,
                   num_classes=int(num_classes) if num_classes is not None else None)
     settings = settings_of(attrs, str(path))

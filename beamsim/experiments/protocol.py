@@ -145,7 +145,7 @@ def train_runs(train: TrainingSet, test: TestSet | Sequence[TestSet], protocol: 
                     lr=protocol.lr, weight_decay=protocol.weight_decay, label_smoothing=protocol.label_smoothing,
                     optimizer=protocol.optimizer, schedule=protocol.schedule, generator=data_gen, device=device,
                     redraw=train.redraw, augment=augment, autocast=protocol.precision == "bf16",
-                    on_epoch=callback)
+                    targets=train.targets, on_epoch=callback)
         seconds.append(time.perf_counter() - start)
         every = predict(net, tests[0].x, device=device)
         for i, t in enumerate(tests):

@@ -11,14 +11,18 @@ sample::
     /constant_mask   bool    [*shape]   True = constant across the set (only when k > 0)
     /alpha           float32 [...]      thresholds ([0] when the codec has none)
     /quantizer/<k>   float32 [...]      further decode parameters
+    /label_classes   uint8   [ceil(N k c / 8)]  soft labels (optional): the k classes kept per
+    /label_codes     uint8   [ceil(N k b / 8)]  sample at c = ceil(log2 C) bits, their b-bit codes
     header attrs: quantizer, bits, signed, levels (the codec's), input_shape, num_samples,
-                  num_classes
-    accounting attrs: payload_bits (N d b), payload_bits_stored (N v b), overhead_bits
+                  num_classes, label_topk (k) and label_bits (b) (with soft labels only)
+    accounting attrs: payload_bits (N d b), payload_bits_stored (N v b), overhead_bits,
+                      label_bits_stored (N k (c + b), with soft labels only)
 
 :func:`group_rows` validates and sorts what a writer is given, :func:`write_elementwise`
 writes it through the frame, :func:`header_of` and :func:`layout_schema` give the part of a
 codec's schema the layout fixes (before any data is read), :func:`check_layout` validates what
 the codecs share on reading and :func:`describe_elementwise` is the description both report.
+:func:`label_schema` and :func:`soft_labels_of` do so for the soft labels (:mod:`..labels`).
 """
 
 from __future__ import annotations
@@ -32,16 +36,24 @@ import numpy as np
 import torch
 
 from beamsim.distill.bits import overhead_bits, payload_bits
-from beamsim.distill.files.frame import Frame, check_counts, count_attr, described_sizes, int_attr, write_frame
+from beamsim.distill.files.frame import FIX, Frame, check_counts, count_attr, described_sizes, int_attr, write_frame
+from beamsim.distill.labels import SoftLabels, check_codes, class_bits, label_bits
+from beamsim.distill.packing import pack_codes, packed_size, unpack_codes
 from beamsim.distill.provenance import Provenance
 from beamsim.errors import DataFileError
 from beamsim.h5safe import Array, Declared
 
 __all__ = ["FLOAT_QUANTIZER", "Rows", "group_rows", "write_elementwise", "Header", "header_of", "layout_schema",
-           "Layout", "check_layout", "fill", "describe_elementwise"]
+           "Layout", "check_layout", "fill", "describe_elementwise", "LABEL_ARRAYS", "label_schema",
+           "soft_labels_of"]
 
 #: The ``quantizer`` attribute of a full-precision (float32) set.
 FLOAT_QUANTIZER = "none"
+#: The soft-label arrays and the header attributes that come with them.
+LABEL_ARRAYS = ("label_classes", "label_codes")
+LABEL_ATTRS = ("label_topk", "label_bits")
+#: Most classes soft labels can name (class indices are packed at up to 8 bits).
+MAX_LABEL_CLASSES = 256
 
 
 @dataclass(frozen=True)
@@ -53,12 +65,16 @@ class Rows:
         counts: [C] int32 samples per class.
         num_classes: ``C``.
         shape: the sample shape.
+        order: [N] int64, the caller's row of every stored row (``x = x_given[order]``).
+        soft: the soft labels in the stored row order (None without).
     """
 
     x: torch.Tensor
     counts: np.ndarray
     num_classes: int
     shape: tuple[int, ...]
+    order: np.ndarray | None = None
+    soft: SoftLabels | None = None
 
     @property
     def n(self) -> int:
@@ -87,8 +103,27 @@ def _labels(y: torch.Tensor | np.ndarray | Sequence[int], n: int, num_classes: i
     return y, int(num_classes)
 
 
+def _check_soft(soft: SoftLabels, n: int, num_classes: int) -> None:
+    """Raise ValueError unless ``soft`` can be stored with a set of ``n`` rows and ``C`` classes."""
+    if not isinstance(soft, SoftLabels) or not all(torch.is_tensor(t) and t.ndim == 2 and not (
+            t.is_floating_point() or t.is_complex() or t.dtype == torch.bool) for t in (soft.classes, soft.codes)):
+        raise ValueError("soft must be SoftLabels with integer tensors classes and codes [N, k] (SoftLabels.of)")
+    bits, k = soft.bits, soft.top_k
+    if soft.classes.shape[0] != n or soft.num_classes != num_classes:
+        raise ValueError(f"soft labels of {int(soft.classes.shape[0])} rows over {soft.num_classes} classes do not "
+                         f"fit the set's {n} samples of {num_classes} classes")
+    if num_classes > MAX_LABEL_CLASSES:
+        raise ValueError(f"soft labels can be stored for at most {MAX_LABEL_CLASSES} classes, not {num_classes}")
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not (1 <= bits <= 8 and
+                                                                                 1 <= k <= num_classes):
+        raise ValueError(f"soft labels: bits = {bits!r} and top_k = {k} must be integers in 1..8 and 1..{num_classes}")
+    problem = check_codes(soft.classes, soft.codes, num_classes, bits)
+    if problem is not None:
+        raise ValueError(f"soft labels: {problem}")
+
+
 def group_rows(x: torch.Tensor, y: torch.Tensor | Sequence[int], num_classes: int | None = None,
-               class_names: Sequence[str] | None = None) -> Rows:
+               class_names: Sequence[str] | None = None, soft: SoftLabels | None = None) -> Rows:
     """Validate a set and group its rows by class.
 
     Args:
@@ -96,9 +131,10 @@ def group_rows(x: torch.Tensor, y: torch.Tensor | Sequence[int], num_classes: in
         y: [N] integer labels in ``[0, num_classes)``.
         num_classes: ``C`` (default ``max(y) + 1``); classes may have zero samples.
         class_names: ``C`` names, only checked here.
+        soft: soft labels of the rows, in the order of ``x`` (reordered with them).
 
     Raises:
-        ValueError: inconsistent shapes, labels or names, non-finite values.
+        ValueError: inconsistent shapes, labels, names or soft labels, non-finite values.
     """
     if not torch.is_tensor(x) or not x.is_floating_point() or x.ndim < 2:
         raise ValueError("x must be a float tensor [N, *sample_shape]")
@@ -110,11 +146,14 @@ def group_rows(x: torch.Tensor, y: torch.Tensor | Sequence[int], num_classes: in
     labels, num_classes = _labels(y, n, num_classes)
     if class_names is not None and len(class_names) != num_classes:
         raise ValueError(f"class_names has {len(class_names)} names for {num_classes} classes")
+    if soft is not None:
+        _check_soft(soft, n, num_classes)
     order = np.argsort(labels, kind="stable")
     counts = np.bincount(labels, minlength=num_classes).astype(np.int32)
     shape = tuple(int(s) for s in x.shape[1:])
+    soft = None if soft is None else soft.rows(torch.as_tensor(order, device=soft.classes.device))
     return Rows(x=x.detach()[torch.as_tensor(order, device=x.device)], counts=counts, num_classes=num_classes,
-                shape=shape)
+                shape=shape, order=order, soft=soft)
 
 
 def write_elementwise(path: str | Path, rows: Rows, values: np.ndarray, *, payload: str,
@@ -126,7 +165,7 @@ def write_elementwise(path: str | Path, rows: Rows, values: np.ndarray, *, paylo
 
     Args:
         path: output file.
-        rows: the set, grouped by class (:func:`group_rows`).
+        rows: the set, grouped by class (:func:`group_rows`); ``rows.soft`` adds the soft labels.
         values: [N, d] what is stored per element (float32 values or integer codes).
         payload: name of the payload array; ``store(varying [N, v]) -> array`` makes it.
         constants: name of the array of constant elements, stored as ``constant_dtype``.
@@ -157,6 +196,12 @@ def write_elementwise(path: str | Path, rows: Rows, values: np.ndarray, *, paylo
         "overhead_bits": overhead_bits(num_params, rows.num_classes, n, labels="counts", constant_elements=k,
                                        elements_per_sample=d, bits=bits),
     }
+    soft = rows.soft
+    if soft is not None:
+        arrays["label_classes"] = pack_codes(soft.classes, class_bits(soft.num_classes))
+        arrays["label_codes"] = pack_codes(soft.codes, soft.bits)
+        header.update(label_topk=soft.top_k, label_bits=int(soft.bits))
+        accounting["label_bits_stored"] = soft.stored_bits()
     write_frame(path, arrays, payload=payload, header=header, provenance=provenance, accounting=accounting,
                 config=config, settings=settings, class_names=class_names)
 
@@ -270,11 +315,67 @@ def fill(layout: Layout, varying: np.ndarray, constant_values: np.ndarray | None
     return flat.reshape((layout.n, *layout.shape))
 
 
+def label_schema(attrs: Mapping[str, Any], entries: Mapping[str, Declared]) -> dict[str, Array]:
+    """The soft-label arrays a file may hold (no data read): none without soft labels, else
+    ``/label_classes`` and ``/label_codes`` of the packed lengths its attributes imply.
+
+    Raises:
+        DataFileError: some of the arrays and attributes without the others, or an attribute out
+            of range (:func:`~.frame.read_frame` adds the file name).
+    """
+    present = [f"/{key}" for key in LABEL_ARRAYS if key in entries] + [key for key in LABEL_ATTRS if key in attrs]
+    missing = [f"/{key}" for key in LABEL_ARRAYS if key not in entries] + [k for k in LABEL_ATTRS if k not in attrs]
+    if not present:
+        return {}
+    if missing:
+        raise DataFileError(f"soft labels are /label_classes and /label_codes with label_topk and label_bits together, "
+                            f"but the file has {', '.join(present)} without {', '.join(missing)}")
+    n, num_classes = count_attr(attrs, "num_samples"), count_attr(attrs, "num_classes")
+    k, bits = count_attr(attrs, "label_topk"), count_attr(attrs, "label_bits")
+    if None in (num_classes, k, bits) or not (1 <= k <= num_classes <= MAX_LABEL_CLASSES and 1 <= bits <= 8):
+        raise DataFileError(f"label_topk = {attrs['label_topk']!r} and label_bits = {attrs['label_bits']!r} must be "
+                            f"integers in 1..num_classes ({attrs.get('num_classes')!r}, at most "
+                            f"{MAX_LABEL_CLASSES}) and 1..8")
+    return {key: Array("u", shape=(None if n is None else packed_size(n * k, at),), unit="bytes",
+                       implied_by=f"{n} samples, label_topk = {k} at {at} bits")
+            for key, at in (("label_classes", class_bits(num_classes)), ("label_codes", bits))}
+
+
+def soft_labels_of(frame: Frame, layout: Layout) -> SoftLabels | None:
+    """The soft labels of a checked element-wise file (rows in file order), None without.
+
+    Raises:
+        DataFileError: the arrays, their codes or ``label_bits_stored`` do not add up.
+    """
+    where, attrs, arrays = frame.where, frame.attrs, frame.arrays
+    if "label_codes" not in arrays:
+        return None
+    n, num_classes = layout.n, layout.num_classes
+    k, bits = int_attr(attrs, "label_topk", where), int_attr(attrs, "label_bits", where)
+    if any(arrays[key].dtype != np.uint8 for key in LABEL_ARRAYS):  # the schema held their lengths
+        raise DataFileError(f"{where}: /label_classes and /label_codes must be uint8 (packed codes); {FIX}")
+    classes, codes = (torch.from_numpy(unpack_codes(arrays[key], at, n * k).astype(np.int64).reshape(n, k))
+                      for key, at in zip(LABEL_ARRAYS, (class_bits(num_classes), bits)))
+    soft = SoftLabels(classes, codes, bits, num_classes)
+    problem = check_codes(soft.classes, soft.codes, num_classes, bits)
+    if problem is not None:
+        raise DataFileError(f"{where}: label codes: {problem}; {FIX}")
+    if attrs.get("label_bits_stored") != soft.stored_bits():
+        raise DataFileError(f"{where}: label_bits_stored = {attrs.get('label_bits_stored')!r}, but {n} samples of "
+                            f"{label_bits(num_classes, k, bits)}-bit labels take {soft.stored_bits()}; {FIX}")
+    return soft
+
+
 def describe_elementwise(frame: Frame, layout: Layout) -> dict:
-    """The description of a checked element-wise file (see :func:`~.codec.describe`)."""
+    """The description of a checked element-wise file (see :func:`~.codec.describe`); soft labels
+    add ``label_topk``, ``label_bits`` and ``label_bits_stored``, counted in the stored bits."""
     attrs = frame.attrs
     payload_papers, payload_stored = int(attrs["payload_bits"]), int(attrs["payload_bits_stored"])
     overhead = int(attrs["overhead_bits"])
+    soft = soft_labels_of(frame, layout)
+    labels = {} if soft is None else {"label_topk": soft.top_k, "label_bits": soft.bits,
+                                      "label_bits_stored": soft.stored_bits()}
+    total = payload_stored + overhead + labels.get("label_bits_stored", 0)
     return {
         "path": str(frame.path),
         "format": attrs["format"],
@@ -293,6 +394,7 @@ def describe_elementwise(frame: Frame, layout: Layout) -> dict:
         "payload_bits": payload_papers,
         "payload_bits_stored": payload_stored,
         "overhead_bits": overhead,
-        "total_bits_stored": payload_stored + overhead,
-        **described_sizes(frame.path, attrs, layout.d, payload_stored + overhead, payload_papers),
+        **labels,
+        "total_bits_stored": total,
+        **described_sizes(frame.path, attrs, layout.d, total, payload_papers),
     }

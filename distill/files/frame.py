@@ -6,7 +6,7 @@ the attributes between the fixed parts this module owns. Attribute order is part
 file's bytes; :func:`write_frame` writes::
 
     format, format_version,
-    <the codec's header>           (quantizer, bits, ..., num_samples, num_classes)
+    <the codec's header>           (quantizer, bits, ..., num_samples, num_classes[, label_topk, label_bits])
     source_sha256, source_path, encoding, source_samples, objective, spc, seed   (provenance)
     <the codec's accounting>       (payload_bits, payload_bits_stored, overhead_bits, ...)
     config (TOML), settings (TOML),
@@ -47,6 +47,7 @@ from beamsim.fileio import atomic_path, open_hdf5
 from beamsim.h5safe import Array, Declared, check_declared, listed, read_checked
 
 if TYPE_CHECKING:
+    from beamsim.distill.labels import SoftLabels
     from beamsim.distill.quant import Quantizer
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "DistilledSet", "Frame", "sha256", "arrays_sha256", "plain", "format_of",
@@ -69,6 +70,7 @@ class DistilledSet:
         attrs: the file's attributes (plain Python values).
         quantizer: the quantizer rebuilt from the file (None unless the codec stores one).
         codes: [N, *shape] int64 codes (None unless the codec stores element-wise codes).
+        soft: the stored soft labels, rows as ``x`` (None unless the file holds them).
     """
 
     x: torch.Tensor
@@ -77,6 +79,7 @@ class DistilledSet:
     attrs: dict
     quantizer: "Quantizer | None"
     codes: torch.Tensor | None
+    soft: "SoftLabels | None" = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,7 @@ SCHEMA: dict[str, str] = {
 FIX = "the file is corrupt or was edited; write it again with beamsim, or get it again from its source"
 
 #: A codec's schema for one file: from its attributes and its datasets as declared (no data read).
+#: It may raise DataFileError for what they rule out together (:func:`read_frame` names the file).
 SchemaOf = Callable[[Mapping[str, Any], Mapping[str, Declared]], Mapping[str, "str | Array"]]
 
 
@@ -218,7 +222,10 @@ def read_frame(path: str | Path, schema: SchemaOf | None = None, what: str = "be
             raise DataFileError(f"{where}: unreadable attributes, the file is truncated or corrupt ({exc})") from None
         check_format(attrs, where)
         entries = listed(f, where)
-        spec = (schema or family_schema)(attrs, entries)
+        try:
+            spec = (schema or family_schema)(attrs, entries)
+        except DataFileError as exc:
+            raise DataFileError(f"{where}: {exc}; nothing was read; {FIX}") from None
         check_declared(entries, spec, where, what)
         arrays = read_checked(f, entries, where, spec, fix=FIX)
     return Frame(path=path, attrs=attrs, arrays=arrays)

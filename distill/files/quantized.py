@@ -8,6 +8,8 @@ The element-wise layout (:mod:`.elementwise`) with::
     /alpha           float32 [...]                 thresholds (shape [0] for quantizers without)
     /quantizer/<k>   float32 [...]                 other decode parameters (normalization, PTQ
                                                    ranges, FSQ's data range)
+    /label_classes   uint8   [...]                 optional soft labels, packed
+    /label_codes     uint8   [...]                 (:mod:`.elementwise`)
     attrs: quantizer (its registry name), bits (1..8), signed, levels (the level set's name),
            config (the quantizer's resolved settings as TOML), sha256 of /codes
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,10 @@ import torch
 from beamsim import tomlio
 from beamsim.distill.files.codec import Codec, register_codec
 from beamsim.distill.files.elementwise import (FLOAT_QUANTIZER, Layout, check_layout, describe_elementwise, fill,
-                                               group_rows, header_of, layout_schema, write_elementwise)
+                                               group_rows, header_of, label_schema, layout_schema, soft_labels_of,
+                                               write_elementwise)
 from beamsim.distill.files.frame import DistilledSet, Frame, count_attr, int_attr, labels_of
+from beamsim.distill.labels import SoftLabels
 from beamsim.distill.packing import pack_codes, packed_size, unpack_codes
 from beamsim.distill.provenance import Provenance
 from beamsim.distill.quant import MAX_BITS, Quantizer, build_quantizer, quantizer_names
@@ -40,6 +45,7 @@ from beamsim.h5safe import Array, Declared
 __all__ = ["QuantizedCodec", "rebuild_quantizer", "decode_codes"]
 
 _OTHERS = "thresholds, counts or constants"  # what arrays_sha256 covers, for the message
+_SOFT_OTHERS = "thresholds, counts, constants or soft labels"  # ... in a file with soft labels
 
 
 @register_codec("quantized")
@@ -52,7 +58,9 @@ class QuantizedCodec(Codec):
     def schema(self, attrs: Mapping[str, Any], entries: Mapping[str, Declared]) -> dict[str, Array]:
         """``/counts``, ``/constant_mask``, ``/constant_codes`` (codes in [0, 2^bits)), ``/codes``
         (ceil(N v bits / 8) bytes), ``/alpha`` (finite, positive thresholds) and
-        ``/quantizer/<k>`` (finite; ``scale`` and ``norm_std`` positive); no ``/x``."""
+        ``/quantizer/<k>`` (finite; ``scale`` and ``norm_std`` positive), the soft labels
+        ``/label_classes`` and ``/label_codes`` when the attributes call for them
+        (:func:`~.elementwise.label_schema`); no ``/x``."""
         header = header_of(attrs, entries, "constant_codes")
         bits = count_attr(attrs, "bits")
         bits = bits if bits is not None and 1 <= bits <= MAX_BITS else None
@@ -67,12 +75,13 @@ class QuantizedCodec(Codec):
             "quantizer/*": Array("f", finite=True, meaning="a decode parameter of the quantizer"),
             "quantizer/scale": Array("f", finite=True, above=0.0, meaning="the quantizer's scales"),
             "quantizer/norm_std": Array("f", finite=True, above=0.0, meaning="the quantizer's normalization"),
+            **label_schema(attrs, entries),
         }
 
     def write(self, path: str | Path, x: torch.Tensor, y: torch.Tensor | Sequence[int], quantizer: Quantizer, *,
               num_classes: int | None = None, class_names: Sequence[str] | None = None,
               provenance: Provenance | None = None, settings: Mapping[str, Any] | None = None,
-              constants_once: bool = True) -> dict:
+              constants_once: bool = True, soft: SoftLabels | None = None) -> dict:
         """Write a quantized set atomically.
 
         Args:
@@ -87,17 +96,18 @@ class QuantizedCodec(Codec):
             provenance: where the set came from (unknown when None).
             settings: further settings (stored as TOML text).
             constants_once: store elements that are constant across the whole set once.
+            soft: soft labels of the rows of ``x`` (stored with them, grouped by class), or None.
 
         Returns:
             :meth:`describe` of the written file.
 
         Raises:
-            ValueError: inconsistent shapes, labels or names, non-finite values.
+            ValueError: inconsistent shapes, labels, names or soft labels, non-finite values.
         """
         if not isinstance(quantizer, Quantizer):
             raise ValueError(f"the quantized codec needs a Quantizer, got {type(quantizer).__name__}; "
                              "write a full-precision set with the float32 codec")
-        rows = group_rows(x, y, num_classes, class_names)
+        rows = group_rows(x, y, num_classes, class_names, soft)
         if not quantizer.initialized:
             quantizer.initialize(rows.x)
         bits = quantizer.bits
@@ -126,7 +136,7 @@ class QuantizedCodec(Codec):
         if codes.dtype != np.uint8 or codes.shape != (want,):
             raise DataFileError(f"{where}: /codes has {codes.size} bytes, expected {want} for {layout.n} samples of "
                                 f"{layout.d - layout.k} stored elements at {bits} bits (truncated or corrupt)")
-        frame.check_checksums("codes", _OTHERS)
+        frame.check_checksums("codes", _SOFT_OTHERS if "label_codes" in frame.arrays else _OTHERS)
         return layout
 
     def _quantizer(self, frame: Frame) -> Quantizer:
@@ -141,9 +151,12 @@ class QuantizedCodec(Codec):
         codes = torch.from_numpy(flat.astype(np.int64))
         x = decode_codes(frame, quantizer, codes)
         counts, y = labels_of(arrays["counts"])
+        soft = soft_labels_of(frame, layout)
         if device is not None:
             x, y = x.to(device), y.to(device)
-        return DistilledSet(x=x, y=y, counts=counts, attrs=frame.attrs, quantizer=quantizer, codes=codes)
+        if device is not None and soft is not None:
+            soft = replace(soft, classes=soft.classes.to(device), codes=soft.codes.to(device))
+        return DistilledSet(x=x, y=y, counts=counts, attrs=frame.attrs, quantizer=quantizer, codes=codes, soft=soft)
 
     def describe(self, frame: Frame) -> dict:
         return describe_elementwise(frame, self._check(frame))

@@ -61,7 +61,7 @@ def unroll_student(model: nn.Module, x: torch.Tensor, y: torch.Tensor, start: to
     Args:
         model: the architecture; only its structure (and buffers) is used, never its parameters.
         x: [N, C, H, W] float32 inputs (gradients flow back to them when ``create_graph``).
-        y: [N] int64 labels.
+        y: [N] int64 labels, or [N, C] float32 soft targets.
         start: [P] float32 flat parameters to start from (not differentiated).
         lr: step size, a float or a 0-d tensor (gradients flow back to it when ``create_graph``).
         batches: [steps, batch] int64 row indices, e.g. from :func:`minibatch_indices`.
@@ -101,7 +101,8 @@ def trajectory_matching_loss(model: nn.Module, x_syn: torch.Tensor, y_syn: torch
         model: the student architecture (e.g. ``get_model("beamcnn", ...)``); only its
             structure is used. Its buffers, if any, must be on ``x_syn``'s device.
         x_syn: [N, C, H, W] float32 synthetic inputs (typically Q(S), requiring grad).
-        y_syn: [N] int64 labels.
+        y_syn: [N] int64 labels, or [N, C] float32 soft targets (rows summing to 1; gradients
+            flow back to them).
         start: [P] float32 expert parameters at the start epoch (flat, ``flatten_params`` order).
         target: [P] float32 expert parameters ``expert_epochs`` later.
         syn_lr: 0-d float32 learnable student step size (requires grad).
@@ -123,8 +124,10 @@ def trajectory_matching_loss(model: nn.Module, x_syn: torch.Tensor, y_syn: torch
     """
     if syn_steps < 1 or batch_size < 1:
         raise ValueError(f"syn_steps and batch_size must be >= 1, got {syn_steps} and {batch_size}")
-    if x_syn.ndim < 2 or y_syn.shape != x_syn.shape[:1]:
-        raise ValueError(f"x_syn must be [N, ...] and y_syn [N], got {list(x_syn.shape)} and {list(y_syn.shape)}")
+    soft = y_syn.ndim == 2 and y_syn.is_floating_point()
+    if x_syn.ndim < 2 or y_syn.shape[:1] != x_syn.shape[:1] or (y_syn.ndim != 1 and not soft):
+        raise ValueError(f"x_syn must be [N, ...] and y_syn [N] (or soft targets [N, C]), got {list(x_syn.shape)} "
+                         f"and {list(y_syn.shape)}")
     if start.ndim != 1 or start.shape != target.shape:
         raise ValueError(f"start and target must both be flat [P], got {list(start.shape)} and {list(target.shape)}")
     if not torch.is_tensor(syn_lr) or syn_lr.numel() != 1:

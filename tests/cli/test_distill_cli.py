@@ -5,6 +5,7 @@ import json
 import tomllib
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from beamsim.cli.main import app
@@ -277,3 +278,29 @@ def test_patience_stops_on_a_plateau_and_reports_the_iterations_run(tmp_path, ti
     assert "iterations_run" not in json.loads(plain.stdout)
     bad = run("distill", "--data", tiny_dataset, "--patience", -1, "--out", tmp_path / "x.h5")
     assert_one_line_error(bad, "val_patience must be >= 0")
+
+
+def test_soft_labels_are_stored_counted_and_trained_on(tmp_path, tiny_dataset):
+    from beamsim.distill import describe
+    from beamsim.distill.labels import label_bits
+    from beamsim.experiments.loaders import load_training_set
+
+    config = tmp_path / "soft.toml"
+    config.write_text(TINY)
+    out = tmp_path / "soft.h5"
+    r = run("distill", "--data", tiny_dataset, "--spc", 2, "--objective", "tm", "--soft-labels", "--label-topk", 3,
+            "--label-bits", 2, "--config", config, "--cache-dir", tmp_path / "cache", "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    doc, info = json.loads(r.stdout), describe(out)
+    per_sample = label_bits(info["num_classes"], 3, 2)
+    assert doc["soft_labels"] == {"top_k": 3, "bits": 2, "label_bits_stored": doc["samples"] * per_sample}
+    assert info["total_bits_stored"] == info["payload_bits_stored"] + info["overhead_bits"] + doc["samples"] * per_sample
+    targets = load_training_set(out).targets
+    assert targets is not None and targets.shape == (doc["samples"], info["num_classes"])
+    assert torch.allclose(targets.sum(1), torch.ones(doc["samples"])) and int((targets > 0).sum(1).max()) <= 3
+    ev = run("evaluate", "--train", out, "--runs", 1, "--epochs", 1, "--json")
+    assert ev.exit_code == 0, ev.output
+    assert_one_line_error(run("distill", "--data", tiny_dataset, "--label-bits", 3, "--out", tmp_path / "x.h5"),
+                          "apply to --soft-labels")
+    assert_one_line_error(run("distill", "--data", tiny_dataset, "--soft-labels", "--objective", "dm",
+                              "--out", tmp_path / "x.h5"), "use --objective tm")

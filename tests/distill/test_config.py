@@ -43,13 +43,19 @@ def test_the_record_is_the_flat_one_of_format_1_and_reads_back():
     cfg = default_config("image", spc=3, bits=32, objective="tm", dsa_strategy="color_crop", quantizer="none",
                          param="palette", coefficients=3, colors=4, lr_param=0.2, palette_balance=0.5, palette_max=2.0,
                          palette_warmup=7, allocation="proportional", val_patience=2)
-    record = cfg.as_dict()
-    assert list(record) == list(FLAT_KEYS), "the record's keys and their order are part of every file's bytes"
-    assert DistillConfig.from_record(record) == cfg
+    soft = default_config("beam", soft_labels=True, label_topk=3, label_bits=2, lr_label=1.0)
+    keys = list(FLAT_KEYS)
+    for config in (cfg, soft):
+        record = config.as_dict()
+        assert list(record) == [k for k in keys if k in record], \
+            "the record's keys and their order are part of every file's bytes"
+        assert DistillConfig.from_record(record) == config
+    assert set(cfg.as_dict()) | set(soft.as_dict()) == set(FLAT_KEYS), "every key is recorded when set"
     beam = default_config("beam").as_dict()
     assert "dsa" not in beam and "dsa_strategy" not in beam, "image-only keys are recorded only when set"
     assert not {k for k, (group, _) in FLAT_KEYS.items() if group == "param"} & set(beam), \
         "the parameterization's keys are recorded only when set (older records keep their bytes)"
+    assert not {k for k, (group, _) in FLAT_KEYS.items() if group == "labels"} & set(beam)
 
 
 def test_a_nested_file_and_the_flat_file_of_0_1_give_the_same_config(tmp_path):

@@ -33,7 +33,7 @@ def tiny_config(**kw) -> DistillConfig:
     base = dict(objective="dm", quantizer="apot", bits=4, spc=4, iterations=4, real_per_class=4, val_fraction=0.0,
                 checkpoint_every=2, num_experts=1, expert_epochs_train=3, max_start_epoch=1,
                 initial_max_start_epoch=0, expert_epochs=1, syn_steps=2, batch_syn=8, expert_batch=8, lr_syn=1.0,
-                lr_alpha=0.05, val_epochs=2, val_every=2)
+                lr_alpha=0.05, val_epochs=2, val_every=2, init="real", allocation="fixed")
     base.update(kw)
     return default_config("beam").replace(**base)
 
