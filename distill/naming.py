@@ -15,8 +15,8 @@ of a folder sees each file's settings. Its checkpoint lies beside it, ``<name>.c
 'tm-apot6-spc50-herding-prop-fred8'
 >>> set_name(default_config("beam", soft_labels=True, init="real", allocation="fixed"))
 'tm-apot6-spc50-real-soft4x4'
->>> default_output("data/umi.h5", default_config("beam", objective="tm", spc=10, bits=4, init="real")).as_posix()
-'data/distilled/umi-tm-apot4-spc10-real.h5'
+>>> default_output("data/umi.h5", default_config("beam", spc=10, bits=4)).as_posix()  # the beam defaults
+'data/distilled/umi-tm-apot4-spc10-herding-prop.h5'
 >>> checkpoint_path("runs/a.h5").as_posix()
 'runs/a.h5.ckpt.pt'
 """

@@ -13,7 +13,10 @@ from beamsim.distill.objectives import objective_names
 
 def test_trajectory_matching_is_the_default_with_its_own_step_and_dm_keeps_the_flat_one():
     flat, tables = shipped_defaults("beam")
-    assert flat == {} and set(tables) == {"tm"}, "beam.toml only changes what trajectory matching uses"
+    assert flat == {"init": "herding", "allocation": "proportional"} and set(tables) == {"tm"}, \
+        "beam.toml changes the initial set and its allocation, and what trajectory matching uses"
+    assert default_config("beam", objective="dm").init == "herding" and default_config("image").init == "real"
+    assert default_config("image").allocation == "fixed"
     dm, tm = default_config("beam", objective="dm"), default_config("beam")
     assert DistillConfig().objective == "tm" == tm.objective and dm.objective == "dm"
     assert dm.step == DistillConfig().step and tm.step.lr_syn == tables["tm"]["lr_syn"] != dm.step.lr_syn
@@ -25,7 +28,9 @@ def test_the_config_is_nested_per_concern():
     cfg = default_config("beam")
     assert (cfg.quantizer.name, cfg.quantizer.bits, cfg.quantizer.granularity) == ("apot", 6, "feature")
     assert (cfg.experts.num, cfg.experts.epochs) == (3, 12)
-    assert cfg.trajectory.syn_steps == 20 and cfg.matching.real_per_class == 128 and cfg.validation.every == 50
+    assert cfg.trajectory.syn_steps == 10 and cfg.iterations == 200, "trajectory matching's own table"
+    assert default_config("beam", objective="dm").trajectory.syn_steps == 20
+    assert cfg.matching.real_per_class == 128 and cfg.validation.every == 50
     assert not cfg.augment.dsa and default_config("image").augment.dsa
     assert set(GROUPS) == {f.name for f in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))}
 

@@ -317,7 +317,7 @@ def test_baselines_table_figure_and_ptq_reuse(tiny_dataset, tmp_path, monkeypatc
         assert float(rows[name]["compression_ratio"]) == pytest.approx(
             int(rows["full-f32"]["payload_bits"]) / int(rows[name]["payload_bits"]))
     assert int(rows["distill-ptq"]["payload_bits"]) * 8 == int(rows["distill"]["payload_bits"])
-    assert "--quantizer ptq --init real --no-replacement" in rows["distill-ptq"]["command"]
+    assert "--quantizer ptq --init herding --allocation proportional --no-replacement" in rows["distill-ptq"]["command"]
     fig = json.loads((out / "baselines.json").read_text())["figures"]["baselines"]
     assert fig["kind"] == "bars_line" and fig["bars"]["scale"] == "log"
     assert fig["methods"] == methods.split(",")

@@ -52,7 +52,7 @@ def distill_command(settings: StudySettings, cfg: DistillConfig, config_file: Pa
     if cfg.quantizer.name != "none":
         parts.append(f"--bits {cfg.quantizer.bits}")
     parts += [f"--objective {cfg.objective}", f"--quantizer {cfg.quantizer.name}", f"--init {cfg.init}",
-              "--replacement" if cfg.replacement else "--no-replacement", f"--iterations {cfg.iterations}",
+              f"--allocation {cfg.allocation}", "--replacement" if cfg.replacement else "--no-replacement", f"--iterations {cfg.iterations}",
               f"--encoding {s.encoding}", f"--seed {s.seed}"]
     if cfg.param.name != "none":
         parts.append(f"--param {cfg.param.name}")
