@@ -49,6 +49,7 @@ _LAZY = {
     "describe": "beamsim.distill.container",
     "format_of": "beamsim.distill.container",
     "DistilledSet": "beamsim.distill.container",
+    "SoftLabels": "beamsim.distill.labels",
     "Quantizer": "beamsim.distill.quant",
     "QuantizerConfig": "beamsim.distill.quant",
     "APoTQuantizer": "beamsim.distill.quant",

@@ -11,7 +11,7 @@ MODULES = ["beamsim.tomlio", "beamsim.distill.bits", "beamsim.distill.packing", 
            "beamsim.distill.quant.uniform", "beamsim.distill.config", "beamsim.distill.provenance",
            "beamsim.distill.naming", "beamsim.distill.tensors", "beamsim.distill.allocation", "beamsim.distill.coresets", "beamsim.distill.param", "beamsim.distill.param.budget", "beamsim.distill.param.dct",
            "beamsim.distill.param.fred", "beamsim.distill.param.fred_file", "beamsim.distill.param.palette",
-           "beamsim.distill.validation"]
+           "beamsim.distill.validation", "beamsim.distill.labels"]
 
 
 @pytest.mark.parametrize("name", MODULES)
