@@ -138,18 +138,22 @@ def _compare(paths: list[Path], test: Path | None, json_output: bool, *, encodin
         print_json({"compare": [row.to_dict() for row in rows]})
         return
     first = rows[0].result
-    table = []
+    header = ("training set", "samples", "stored bytes", "x smaller", "top-1 %", "within 1 dB %", "RSRP loss dB")
+    table = [header]
     for row in rows:
         r, size = row.result, row.size
-        ratio = "-" if size.ratio is None else f"{size.ratio:,.1f}"
-        table.append((row.path.name, f"{r.train_samples:,}", f"{size.bytes:,}", ratio, _fmt("top1", r.summary["top1"]),
-                      _fmt("within_1db", r.summary["within_1db"]), _fmt("rsrp_loss_db", r.summary["rsrp_loss_db"])))
-    title = (f"{first.model} trained on each set, tested on {first.test} ({first.test_samples:,} samples); "
-             f"{first.runs} run(s), mean ± std")
-    print_table(title, ["training set", "samples", "stored bytes", "x smaller", "top-1 (%)", "within 1 dB (%)",
-                        "RSRP loss (dB)"], table)
+        kpis = [_fmt(name, r.summary[name] if r.runs > 1 else r.summary[name]["mean"])
+                for name in ("top1", "within_1db", "rsrp_loss_db")]
+        table.append((row.path.name, f"{r.train_samples:,}", f"{size.bytes:,}",
+                      "-" if size.ratio is None else f"{size.ratio:,.1f}", *kpis))
+    stdout.print(f"{first.model} trained on each set, tested on {first.test} ({first.test_samples:,} samples); "
+                 f"{first.runs} run(s){', mean ± std' if first.runs > 1 else ''}", soft_wrap=True, highlight=False)
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:  # plain aligned text: a log or a narrow terminal keeps every digit
+        cells = [line[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(line[1:], widths[1:])]
+        stdout.print("  ".join(cells), soft_wrap=True, highlight=False, markup=False)
     stdout.print("stored bytes: a distilled file's size on disk; a data-set file's training inputs at 32 bits per "
-                 "element (x smaller is against it)")
+                 "element (x smaller is against it)", soft_wrap=True, highlight=False)
 
 
 def _evaluate_sequences(path: Path, json_output: bool, **protocol) -> None:

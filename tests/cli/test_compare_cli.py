@@ -53,7 +53,9 @@ def test_the_table_names_every_set(sets):
     data, coreset, _ = sets
     r = _run("evaluate", "--train", data, "--train", coreset, "--runs", 1, "--epochs", 1)
     assert r.exit_code == 0, r.output
-    assert "stored" in r.stdout and "x smaller" in r.stdout and "coreset" in r.stdout and "small" in r.stdout
+    lines = r.stdout.splitlines()
+    assert "stored bytes" in lines[1] and "x smaller" in lines[1] and "top-1 %" in lines[1]
+    assert lines[2].startswith("small.h5") and lines[3].startswith("coreset.h5") and "38,400" in lines[2]
 
 
 def test_sets_of_other_data_sets_or_with_plots_are_refused(sets, tmp_path):
