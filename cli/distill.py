@@ -76,7 +76,6 @@ def distill_cmd(
     for given, flag, needs in ((coefficients, "--coefficients", "fred"), (colors, "--colors", "palette")):
         if given is not None and param != needs:
             raise ValueError(f"{flag} applies to --param {needs}")
-
     encoding = value(encoding)
     image = dataset != "beam"
     if image:

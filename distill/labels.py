@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["SoftLabels", "label_bits", "class_bits", "encode", "decode", "stored_targets", "check_codes"]
+__all__ = ["SoftLabels", "label_bits", "class_bits", "encode", "decode", "stored_targets", "check_codes",
+           "check_top_k"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,18 @@ def stored_targets(z: torch.Tensor, top_k: int, bits: int) -> torch.Tensor:
     rounded = ratio + (torch.round(ratio.detach() * top) / top - ratio.detach())
     out = torch.zeros_like(p).scatter(1, classes, rounded)
     return out / out.sum(dim=1, keepdim=True)
+
+
+def check_top_k(top_k: int, num_classes: int) -> None:
+    """Refuse keeping more classes per sample than the data has.
+
+    >>> check_top_k(65, 64)
+    Traceback (most recent call last):
+    ...
+    ValueError: label_topk 65 is more than the 64 classes
+    """
+    if top_k > num_classes:
+        raise ValueError(f"label_topk {top_k} is more than the {num_classes} classes")
 
 
 def check_codes(classes: torch.Tensor, codes: torch.Tensor, num_classes: int, bits: int) -> str | None:

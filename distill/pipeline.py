@@ -122,6 +122,7 @@ def _run(train: Any, out: Path, config: DistillConfig, *, seed: int, device: str
          say: Callable[[str], None]) -> DistillResult:
     """:func:`distill_file` once it holds the output's lock."""
     from beamsim.distill.quadd import CheckpointMismatchError, QuADD
+    from beamsim.distill.labels import check_top_k
     from beamsim.distill.param import check_param
     from beamsim.distill.runstate import checkpoint_iteration
     from beamsim.distill.tensors import sample_shape
@@ -144,6 +145,8 @@ def _run(train: Any, out: Path, config: DistillConfig, *, seed: int, device: str
             else:
                 say(f"no checkpoint at {checkpoint}; starting from the beginning")
     check_param(config.param, sample_shape(train))  # before the progress bar starts
+    if config.labels.soft and getattr(train, "num_classes", None) is not None:
+        check_top_k(config.labels.top_k, int(train.num_classes))
     start = time.perf_counter()
     if progress is not None:
         progress(0, config.iterations, {})

@@ -70,6 +70,7 @@ from beamsim.distill.objectives import NO_OBJECTIVE, Objective, ObjectiveContext
 from beamsim.distill.params import load_flat_params
 from beamsim.distill.provenance import Provenance
 from beamsim.distill.param import check_param
+from beamsim.distill.labels import check_top_k
 from beamsim.distill.run_labels import label_optimizer, loop_labels
 from beamsim.distill.run_param import decode, decoded_view, loop_param, param_optimizer
 from beamsim.distill.run_quantizer import (clamp_thresholds, final_quantizer, loop_quantizer, threshold_optimizer,
@@ -146,6 +147,8 @@ class QuADD:
         t_start = time.perf_counter()
         x_all, y_all = self._begin(train)
         check_param(cfg.param, self.input_shape_)
+        if cfg.labels.soft:
+            check_top_k(cfg.labels.top_k, self.num_classes_)  # before the experts train
         gen = torch.Generator().manual_seed(derive_seed(self.seed, "quadd"))
         nets = self._networks()
 

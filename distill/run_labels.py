@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from beamsim.distill.labels import SoftLabels, stored_targets
+from beamsim.distill.labels import SoftLabels, check_top_k, stored_targets
 from beamsim.distill.params import functional_forward
 
 if TYPE_CHECKING:
@@ -64,8 +64,7 @@ def loop_labels(config: "DistillConfig", objective: "Objective | None", x_syn: t
         raise ValueError("soft labels are initialised from the experts of trajectory matching: use --objective tm")
     student = objective.student  # type: ignore[union-attr]
     logits = functional_forward(student, experts[0][-1].to(x_syn.device), x_syn)
-    if labels.top_k > logits.shape[1]:
-        raise ValueError(f"label_topk {labels.top_k} is more than the {logits.shape[1]} classes")
+    check_top_k(labels.top_k, logits.shape[1])
     return LearnedLabels(logits, labels.top_k, labels.bits).to(x_syn.device)
 
 

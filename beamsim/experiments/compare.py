@@ -16,6 +16,7 @@ the same data set.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +70,7 @@ def stored_size(train_set: TrainingSet) -> StoredSize:
         info = describe(train_set.source)
         return StoredSize(int(info["file_bytes"]), info["compression_ratio_file"])
     if train_set.kind == "dataset":
-        elements = int(torch.tensor(train_set.x.shape[1:]).prod())
+        elements = math.prod(train_set.x.shape[1:])
         return StoredSize(len(train_set) * elements * FLOAT_BITS // 8, 1.0)
     raise ValueError("stored_size needs a training set read from a file")
 

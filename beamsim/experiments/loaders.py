@@ -165,8 +165,12 @@ def _load_distilled(path: Path, attrs: dict, encoding: Encoding | None) -> Train
                          f"it cannot be evaluated with {encoding!r} (leave --encoding out)")
     import beamsim.distill  # the public reader (tests stand in for it there)
 
-    x, y = beamsim.distill.load(path)
-    soft = beamsim.distill.read(path).soft if "label_topk" in attrs else None
+    soft = None
+    if "label_topk" in attrs:  # soft labels: one read gives the samples and their stored targets
+        stored = beamsim.distill.read(path)
+        x, y, soft = stored.x, stored.y, stored.soft
+    else:
+        x, y = beamsim.distill.load(path)
     num_classes = attrs.get("num_classes")
     common = dict(x=x.float().cpu(), y=y.long().cpu(), source=str(path), kind="distilled",
                   targets=soft.targets() if soft is not None else None,

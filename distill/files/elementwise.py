@@ -65,7 +65,6 @@ class Rows:
         counts: [C] int32 samples per class.
         num_classes: ``C``.
         shape: the sample shape.
-        order: [N] int64, the caller's row of every stored row (``x = x_given[order]``).
         soft: the soft labels in the stored row order (None without).
     """
 
@@ -73,7 +72,6 @@ class Rows:
     counts: np.ndarray
     num_classes: int
     shape: tuple[int, ...]
-    order: np.ndarray | None = None
     soft: SoftLabels | None = None
 
     @property
@@ -153,7 +151,7 @@ def group_rows(x: torch.Tensor, y: torch.Tensor | Sequence[int], num_classes: in
     shape = tuple(int(s) for s in x.shape[1:])
     soft = None if soft is None else soft.rows(torch.as_tensor(order, device=soft.classes.device))
     return Rows(x=x.detach()[torch.as_tensor(order, device=x.device)], counts=counts, num_classes=num_classes,
-                shape=shape, order=order, soft=soft)
+                shape=shape, soft=soft)
 
 
 def write_elementwise(path: str | Path, rows: Rows, values: np.ndarray, *, payload: str,

@@ -304,3 +304,16 @@ def test_soft_labels_are_stored_counted_and_trained_on(tmp_path, tiny_dataset):
                           "apply to --soft-labels")
     assert_one_line_error(run("distill", "--data", tiny_dataset, "--soft-labels", "--objective", "dm",
                               "--out", tmp_path / "x.h5"), "use --objective tm")
+
+
+@pytest.mark.parametrize("options, message", [
+    (("--soft-labels", "--label-topk", 65), "more than the 64 classes"),
+    (("--soft-labels", "--label-bits", 9), "label_bits must lie in 1..8"),
+    (("--soft-labels", "--label-topk", 0), "label_topk must be >= 1"),
+])
+def test_bad_soft_label_options_are_one_line_and_write_nothing(tmp_path, tiny_dataset, tiny_config, options, message):
+    out = tmp_path / "x.h5"
+    r = run("distill", "--data", tiny_dataset, "--spc", 2, "--objective", "tm", *options, "--config", tiny_config,
+            "--cache-dir", tmp_path / "cache", "--out", out)
+    assert_one_line_error(r, message)
+    assert not out.exists() and not list(tmp_path.glob("x.h5*"))
