@@ -47,3 +47,16 @@ def test_overrides():
     assert (scn.dataset.samples, scn.mask.kind, scn.dataset.split) == (10, "random", "blocks")
     with pytest.raises(ValueError):
         load_scenario("umi").with_overrides(mask="half")
+
+
+def test_case2_sweep_is_the_street_canyon_layout_with_set_b_equal_to_set_a_every_160_ms():
+    """The docs compare the two files track for track: only Set B's size and the period may differ."""
+    import dataclasses
+
+    base, sweep = load_scenario("street-canyon-case2"), load_scenario("street-canyon-case2-sweep")
+    assert sweep.beams.set_b_size == sweep.bs_array.num_rows * sweep.bs_array.num_cols == 32
+    assert sweep.trajectory.period_ms == 160.0
+    same = dataclasses.replace(sweep, name=base.name, description=base.description,
+                               beams=dataclasses.replace(sweep.beams, set_b_size=base.beams.set_b_size),
+                               trajectory=dataclasses.replace(sweep.trajectory, period_ms=base.trajectory.period_ms))
+    assert same == base
