@@ -18,7 +18,8 @@ Set-up, then the loop per iteration ``t`` (:meth:`QuADD.fit` reads in this order
     loss = objective(x_q, real data)  (a registered objective: tm trajectory matching,
                                        dm distribution matching, dc gradient matching;
                                        none: no loop, the initial selection is the result)
-    S      <- SGD step (momentum), gradient norm clipped when clip_grad > 0
+    S      <- SGD step (momentum), gradient norm clipped when clip_grad > 0; a loss or gradient
+              that is not finite stops the run there with a ValueError (nothing is stepped)
     alpha  <- Adam step (its own learning rate); the objective steps its own parameters
     S      <- constant features reset, values clamped to the real data's range
 
@@ -50,6 +51,7 @@ With ``[labels] soft`` (trajectory matching), every sample also learns a soft la
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -218,6 +220,10 @@ class QuADD:
         objective.zero_grad()
         loss.backward()
         grad_norm = float(syn.grad.norm()) if syn.grad is not None else 0.0
+        if not (math.isfinite(float(loss.detach())) and math.isfinite(grad_norm)):
+            raise ValueError(f"distillation diverged at iteration {it + 1} (loss {float(loss.detach()):.4g}, "
+                             f"gradient norm {grad_norm:.4g}); the samples were not updated: lower lr_syn, or for "
+                             f"trajectory matching syn_steps or syn_lr_init")
         if self.config.step.clip_grad > 0 and syn.grad is not None:
             torch.nn.utils.clip_grad_norm_([syn], self.config.step.clip_grad)
         run.opt_syn.step()
