@@ -49,12 +49,15 @@ class HorizonResult:
         horizon: periods after the last input instant.
         result: the model's evaluation (its ``reference``: best Set B beam of the last instant).
         held: KPIs of :data:`LAST_BEAM_HELD`; held_rsrp_loss: its per-sample RSRP loss [dB].
+        set_b_beams: beams the model reads per instant (Set B); fewer than the Set A beams
+            (``result.num_classes``) make :data:`LAST_BEAM_HELD` a genie bound, not a baseline.
     """
 
     horizon: int
     result: EvaluationResult
     held: dict[str, float]
     held_rsrp_loss: torch.Tensor
+    set_b_beams: int
 
 
 def first_horizon(path: str | Path) -> int:
@@ -108,6 +111,10 @@ class _Tracks:
         self.horizons = [int(h) for h in np.atleast_1d(self.attrs["horizons"])]
         self.history = int(self.attrs["history"])
         self.x = _inputs(self.arrays, self.history, encoding)
+        if self.arrays.rsrp_setb is not None:  # wide beams: their count
+            self.set_b_beams = int(np.prod(self.arrays.rsrp_setb.shape[2:]))
+        else:  # the masked Set A grid: its measured entries
+            self.set_b_beams = int(self.arrays.mask.reshape(len(self.arrays.mask), -1).sum(axis=1).max())
 
     def sets(self, horizon: int) -> tuple[TrainingSet, TestSet, torch.Tensor]:
         arrays, attrs, path, k = self.arrays, self.attrs, self.path, self.history
@@ -149,5 +156,6 @@ def evaluate_sequences(path: str | Path, horizons: list[int] | None = None, enco
         results = evaluate(heads, [test for _, test, _ in sets], **protocol)
     else:
         results = [evaluate(train, test, **protocol) for train, test, _ in sets]
-    return [HorizonResult(h, result, beam_kpis(held, test.y, test.rsrp), rsrp_loss_db(held.argmax(dim=1), test.rsrp))
+    return [HorizonResult(h, result, beam_kpis(held, test.y, test.rsrp), rsrp_loss_db(held.argmax(dim=1), test.rsrp),
+                          tracks.set_b_beams)
             for h, result, (_, test, held) in zip(chosen, results, sets)]

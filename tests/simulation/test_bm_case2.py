@@ -166,9 +166,31 @@ def test_evaluate_reports_every_horizon_beside_both_references(tracks, model):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert [h["horizon"] for h in doc["horizons"]] == [1, 2, 4]
+    assert (doc["set_a_beams"], doc["set_b_beams"]) == (32, 8)
     for h in doc["horizons"]:
         assert h["model"] == model and h["num_classes"] == 32 and h["input_shape"] == [8, 4, 8]
         assert set(h["last_beam_held"]) >= {"top1", "rsrp_loss_db"} and "top1" in h["reference"]
+
+
+def test_the_table_says_when_holding_is_a_genie(tracks):
+    """With 8 of 32 beams measured, holding the last best Set A beam knows more than the model."""
+    result = CliRunner().invoke(app, ["evaluate", "--train", str(tracks), "--runs", "1", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "knows all 32 Set A beams at the last instant and the model reads 8 (Set B): a genie bound" in " ".join(
+        result.stdout.split())
+
+
+def test_with_set_b_equal_to_set_a_holding_is_the_baseline_and_no_genie(tmp_path):
+    base = small(samples=32)
+    path = tmp_path / "sweep.h5"
+    generate(dataclasses.replace(base, beams=dataclasses.replace(base.beams, set_b_size=32)), path, seed=5, device="cpu")
+    result = CliRunner().invoke(app, ["evaluate", "--train", str(path), "--runs", "1", "--epochs", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["set_a_beams"], doc["set_b_beams"]) == (32, 32)
+    result = CliRunner().invoke(app, ["evaluate", "--train", str(path), "--runs", "1", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "genie" not in result.stdout
 
 
 def _rehash_tracks(path: Path) -> Path:
