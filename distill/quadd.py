@@ -220,8 +220,9 @@ class QuADD:
         objective.zero_grad()
         loss.backward()
         grad_norm = float(syn.grad.norm()) if syn.grad is not None else 0.0
-        if not (math.isfinite(float(loss.detach())) and math.isfinite(grad_norm)):
-            raise ValueError(f"distillation diverged at iteration {it + 1} (loss {float(loss.detach()):.4g}, "
+        loss_value = float(loss.detach())
+        if not (math.isfinite(loss_value) and math.isfinite(grad_norm)):
+            raise ValueError(f"distillation diverged at iteration {it + 1} (loss {loss_value:.4g}, "
                              f"gradient norm {grad_norm:.4g}); the samples were not updated: lower lr_syn, or for "
                              f"trajectory matching syn_steps or syn_lr_init")
         if self.config.step.clip_grad > 0 and syn.grad is not None:
@@ -237,7 +238,7 @@ class QuADD:
         project(syn)
         if quantizer is not None:
             quantizer.step()
-        return {"iteration": it + 1, "loss": float(loss.detach()), "grad_norm": grad_norm,
+        return {"iteration": it + 1, "loss": loss_value, "grad_norm": grad_norm,
                 "seconds": time.perf_counter() - t_it, **info}
 
     def _validate(self, run: RunState, validator: Validator, y_syn: torch.Tensor, record: dict) -> None:

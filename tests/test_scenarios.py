@@ -1,5 +1,7 @@
 """Scenario files: bundled set, round trip, validation."""
 
+import dataclasses
+
 import pytest
 
 from beamsim.errors import ScenarioError
@@ -51,8 +53,6 @@ def test_overrides():
 
 def test_case2_sweep_is_the_street_canyon_layout_with_set_b_equal_to_set_a_every_160_ms():
     """The docs compare the two files track for track: only Set B's size and the period may differ."""
-    import dataclasses
-
     base, sweep = load_scenario("street-canyon-case2"), load_scenario("street-canyon-case2-sweep")
     assert sweep.beams.set_b_size == sweep.bs_array.num_rows * sweep.bs_array.num_cols == 32
     assert sweep.trajectory.period_ms == 160.0

@@ -3,9 +3,12 @@ iteration (what to lower), instead of stepping the samples to NaN and failing la
 unrelated place (the validation model's training, or the file's checks)."""
 
 import pytest
+from typer.testing import CliRunner
 
+from beamsim.cli.main import app
 from beamsim.distill.quadd import QuADD
 from tests.distill.test_quadd import Toy, tiny_config
+from tests.tiny import TINY
 
 
 @pytest.mark.parametrize("quantizer", [{"quantizer": "none", "bits": 32}, {"quantizer": "apot", "bits": 4}])
@@ -22,11 +25,6 @@ def test_a_stable_run_is_not_stopped(tmp_path):
 
 
 def test_the_command_says_it_in_one_line_and_writes_no_file(tmp_path, tiny_dataset):
-    from typer.testing import CliRunner
-
-    from beamsim.cli.main import app
-    from tests.tiny import TINY
-
     config = tmp_path / "unstable.toml"
     config.write_text(TINY + "syn_lr_init = 1e30\nclip_grad = 0.0\n")
     out = tmp_path / "never.h5"
