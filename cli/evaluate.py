@@ -29,7 +29,7 @@ def evaluate_cmd(
     test: Annotated[Optional[Path], typer.Option("--test", help="Data-set file whose test split is the test set (default: the training file's source data set).")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Network: beamcnn | beammlp | beamgru | convnet3 | convnet5 | alexnet | vgg11 | resnet18 (default: beamcnn; images: the distilled file's network).")] = None,
     runs: Annotated[int, typer.Option("--runs", help="Independent runs (seeds); mean and std are reported.")] = 5,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default: ceil(200,000 / training samples), clipped to 30..300).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (default: ceil(200,000 / N x max(1, 1,500 / N)) for N training samples, clipped to 30..600).")] = None,
     encoding: Annotated[Optional[Encoding], typer.Option("--encoding", help=_ENCODING_HELP)] = None,
     precision: Annotated[Precision, typer.Option("--precision", help="bf16 (bfloat16 autocast in training) or fp32.")] = Precision.bf16,
     augment: Annotated[AugmentName, typer.Option("--augment", help="auto (DSA for images, none for beam maps), dsa or none.")] = AugmentName.auto,

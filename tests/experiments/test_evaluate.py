@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import h5py
 import pytest
 import torch
@@ -69,12 +71,19 @@ def test_runs_differ_from_each_other(beam_file):
 
 
 def test_default_epochs_rule():
-    assert (default_epochs(24_000), default_epochs(3_200), default_epochs(640)) == (30, 63, 300)
-    assert default_epochs(10**7) == 30
-    sizes = [10, 1000, 3000, 5000, 10000, 30000]
+    assert (default_epochs(24_000), default_epochs(3_200), default_epochs(1_000), default_epochs(640)) == (30, 63, 300, 600)
+    assert default_epochs(10**7) == 30 and default_epochs(1) == 600
+    sizes = [10, 640, 1000, 1499, 1500, 3000, 5000, 10000, 30000]
     assert [default_epochs(n) for n in sizes] == sorted((default_epochs(n) for n in sizes), reverse=True)
     with pytest.raises(ValueError):
         default_epochs(0)
+
+
+def test_default_epochs_rule_2_changes_only_small_sets():
+    # rule 1 (until 2026-12-05) for 1,500 samples and more; the rule is continuous at the knee
+    assert all(default_epochs(n) == min(300, max(30, math.ceil(200_000 / n))) for n in range(1_500, 30_001, 7))
+    assert default_epochs(1_499) == default_epochs(1_500) == 134
+    assert all(default_epochs(n) > min(300, math.ceil(200_000 / n)) for n in range(10, 1_400, 13))
 
 
 def test_default_epochs_used_and_recorded(beam_file, monkeypatch):
@@ -87,7 +96,7 @@ def test_default_epochs_used_and_recorded(beam_file, monkeypatch):
 
     monkeypatch.setattr(ev, "train_model", fake_train)
     result = evaluate(beam_file, runs=1)
-    assert seen["epochs"] == default_epochs(300) == result.epochs == 300
+    assert seen["epochs"] == default_epochs(300) == result.epochs == 600
 
 
 def test_tensor_training_set(beam_file):

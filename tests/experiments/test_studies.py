@@ -115,6 +115,19 @@ def test_settings_validate_themselves(tmp_path):
     assert s.distill_config(quantizer="none").quantizer.bits == 32
 
 
+def test_default_epochs_points_record_the_epochs_rule(tmp_path, monkeypatch):
+    import beamsim.experiments.studies.settings as settings_mod
+
+    default = StudySettings(data=tmp_path / "d.h5", out=tmp_path)
+    given = StudySettings(data=tmp_path / "d.h5", out=tmp_path, epochs=300)
+    assert default.evaluation_settings()["epochs_rule"] == settings_mod.EPOCHS_RULE
+    assert "epochs_rule" not in given.evaluation_settings()  # given epochs: the rule plays no part
+    before = settings_hash(default.evaluation_settings())
+    monkeypatch.setattr(settings_mod, "EPOCHS_RULE", settings_mod.EPOCHS_RULE + 1)
+    assert settings_hash(default.evaluation_settings()) != before
+    assert given.evaluation_settings() == {"runs": given.runs, "epochs": 300, "seed": given.seed, "model": given.model}
+
+
 def test_settings_hash_ignores_key_order_and_sees_every_value():
     assert settings_hash({"a": 1, "b": {"c": 2}}) == settings_hash({"b": {"c": 2}, "a": 1})
     assert settings_hash({"a": 1}) != settings_hash({"a": 2})

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from beamsim.dataset import DEFAULT_ENCODING, ENCODINGS
+from beamsim.experiments.protocol import EPOCHS_RULE
 
 if TYPE_CHECKING:
     from beamsim.distill.config import DistillConfig
@@ -166,8 +167,12 @@ class StudySettings:
         return cfg
 
     def evaluation_settings(self) -> dict[str, Any]:
-        """What every point's evaluation depends on (hashed into its key)."""
-        return {"runs": self.runs, "epochs": self.epochs, "seed": self.seed, "model": self.model}
+        """What every point's evaluation depends on (hashed into its key): with the default
+        epochs, also the version of their rule (:data:`~beamsim.experiments.protocol.EPOCHS_RULE`)."""
+        settings = {"runs": self.runs, "epochs": self.epochs, "seed": self.seed, "model": self.model}
+        if self.epochs is None:
+            settings["epochs_rule"] = EPOCHS_RULE
+        return settings
 
 
 class StudyContext:
