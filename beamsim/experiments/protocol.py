@@ -8,7 +8,6 @@ set's task (:mod:`beamsim.experiments.tasks`), so nothing here depends on the mo
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass

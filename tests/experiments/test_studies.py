@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 import beamsim.cli.main  # noqa: F401  (registers every command)
 import beamsim.experiments.evaluate as evaluation
+import beamsim.experiments.studies.settings as settings_mod
 from beamsim.cli.main import app
 from beamsim.dataset import BeamDataset
 from beamsim.distill.config import default_config
@@ -116,8 +117,6 @@ def test_settings_validate_themselves(tmp_path):
 
 
 def test_default_epochs_points_record_the_epochs_rule(tmp_path, monkeypatch):
-    import beamsim.experiments.studies.settings as settings_mod
-
     default = StudySettings(data=tmp_path / "d.h5", out=tmp_path)
     given = StudySettings(data=tmp_path / "d.h5", out=tmp_path, epochs=300)
     assert default.evaluation_settings()["epochs_rule"] == settings_mod.EPOCHS_RULE
